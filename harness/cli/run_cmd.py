@@ -1,0 +1,108 @@
+"""``mebench run`` and ``mebench score``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mebench.cli.options import include_path_option, parse_kv, split_names, task_index
+from mebench.errors import MebenchError
+from mebench.plugin_manager import MebenchPluginManager
+
+
+def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--task", "task_name", required=True,
+                     help="Task name (see `mebench list tasks`) or path to a task YAML file."),
+        include_path_option,
+        click.option("--flow", default=None, help="Flow estimator (default: the task's)."),
+        click.option("--flow-args", default=None, metavar="K=V,...",
+                     help="Arguments of the flow estimator."),
+        click.option("--limit", type=int, default=None, help="Only the first N samples."),
+        click.option("--seed", type=int, default=None, help="Run seed (default: the task's)."),
+        click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Root of the run folders (default results/runs/<task>); each model "
+                     "writes <output>/<model>."),
+        click.option("--dataset-path", default=None, metavar="PATH",
+                     help="A local copy of the dataset (parquet file or folder, or a folder with "
+                     "metadata.jsonl)."),
+        click.option("--dataset-args", default=None, metavar="K=V,...",
+                     help="Dataset options, e.g. size=512,num_samples=120 for the synthetic task."),
+        click.option("--device", default=None, help="Device for models and flow (cpu, cuda, ...)."),
+        click.option("--flow-batch-size", type=int, default=8, show_default=True),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=None, help="Flow cache (default $MEBENCH_HOME/cache)."),
+        click.option("--no-cache", is_flag=True, help="Do not read or write the flow cache."),
+        click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+        click.option("--format", "fmt", default="table", show_default=True,
+                     type=click.Choice(["table", "markdown", "latex", "csv", "json"]),
+                     help="Format of the summary table."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _execute(pm: MebenchPluginManager, models: list[tuple[str, dict[str, Any]]],
+             kw: dict[str, Any]) -> None:
+    from mebench.compare import measured_rows, render
+    from mebench.data import effective_dataset
+    from mebench.runner import ModelChoice, Runner, RunOptions
+
+    if kw["limit"] is not None and kw["limit"] <= 0:
+        raise MebenchError(f"--limit must be a positive number of samples, got {kw['limit']}",
+                           where="--limit")
+    task = task_index(pm, kw["include_paths"]).load(kw["task_name"])
+    dataset = effective_dataset(task, kw["dataset_path"],
+                                parse_kv(kw["dataset_args"], "--dataset-args"))
+    options = RunOptions(
+        task=task, dataset=dataset, models=[ModelChoice(n, a) for n, a in models],
+        flow=kw["flow"], flow_args=parse_kv(kw["flow_args"], "--flow-args"),
+        limit=kw["limit"], seed=kw["seed"], output=kw["output"], device=kw["device"],
+        batch_size=kw.get("batch_size", 1), flow_batch_size=kw["flow_batch_size"],
+        cache_dir=kw["cache_dir"], use_cache=not kw["no_cache"],
+        progress=not kw["no_progress"], command=["mebench", *sys.argv[1:]],
+    )
+    summaries = Runner(pm, options).run()
+    runs = [s.results for s in summaries]
+    click.echo(render(measured_rows(runs), kw["fmt"]), nl=False)
+    for s in summaries:
+        r = s.results
+        mas = r["metrics"].get("mas", {}).get("mean")
+        mas_text = "" if mas is None else f", MAS {mas:.2f}"
+        click.echo(f"{s.model.slug}: {r['n_scored']}/{r['n']} scored, {r['n_failed']} failed"
+                   f"{mas_text} -> {s.path}")
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("run")
+    @click.option("--model", "model_names", required=True, metavar="A,B",
+                  help="Model(s), comma-separated (see `mebench list models`).")
+    @click.option("--model-args", "model_args", multiple=True, metavar="K=V,...",
+                  help="Model arguments; once for all models, or once per model in order.")
+    @click.option("--batch-size", type=int, default=1, show_default=True)
+    @_common_options
+    @click.pass_obj
+    def run(pm: MebenchPluginManager, model_names: str, model_args: tuple[str, ...],
+            **kw: Any) -> None:
+        """Run models on a task: generate, measure motion, aggregate, print the table."""
+        names = split_names(model_names)
+        if len(model_args) not in (0, 1, len(names)):
+            raise click.UsageError(f"give --model-args once, or once for each of the "
+                                   f"{len(names)} models")
+        parsed = [parse_kv(a, "--model-args") for a in model_args] or [{}]
+        per_model = parsed * len(names) if len(parsed) == 1 else parsed
+        _execute(pm, list(zip(names, per_model)), kw)
+
+    @cli.command("score")
+    @click.option("--outputs", required=True, type=click.Path(file_okay=False),
+                  help="Folder of edited images named <sample id>.png (or .jpg/.webp).")
+    @_common_options
+    @click.pass_obj
+    def score(pm: MebenchPluginManager, outputs: str, **kw: Any) -> None:
+        """Score images made elsewhere (the same as `run --model folder --model-args path=DIR`)."""
+        _execute(pm, [("folder", {"path": str(Path(outputs).resolve())})], kw)

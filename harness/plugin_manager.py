@@ -1,0 +1,231 @@
+"""The plugin manager: entry-point discovery, lazy registries and failure isolation.
+
+Built-in plugins are ordinary entry points of the ``mebench`` group, declared in mebench's own
+``pyproject.toml``, so they take the same path as a third-party package's. There is no module-global
+manager: :func:`get_plugin_manager` builds a fresh one each call (the CLI builds one per
+invocation, tests one per test).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import inspect
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pluggy
+
+from mebench import hookspecs
+from mebench.errors import MebenchError, did_you_mean
+
+ENTRY_POINT_GROUP = "mebench"
+OWN_DISTRIBUTION = "mebench"
+DISABLE_AUTOLOAD_ENV = "MEBENCH_DISABLE_PLUGIN_AUTOLOAD"
+ALLOW_ENV = "MEBENCH_PLUGINS"
+
+Kind = Literal["model", "flow", "judge", "recipe"]
+KINDS: tuple[Kind, ...] = ("model", "flow", "judge", "recipe")
+_HOOK_OF_KIND: dict[Kind, str] = {
+    "model": "mebench_register_models",
+    "flow": "mebench_register_flow_estimators",
+    "judge": "mebench_register_judges",
+    "recipe": "mebench_register_recipes",
+}
+_ARGS_OPTION: dict[Kind, str] = {
+    "model": "--model-args",
+    "flow": "--flow-args",
+    "judge": "--judge-args",
+    "recipe": "--set",
+}
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """One registered name: what it is, who provides it, and how to build it."""
+
+    kind: Kind
+    name: str
+    description: str
+    factory: Callable[..., Any] = field(repr=False, compare=False)
+    plugin: str
+    distribution: str | None
+    version: str | None
+
+    def accepted_args(self) -> list[str] | None:
+        """Keyword names the factory accepts; ``None`` when it takes ``**kwargs``."""
+        params = inspect.signature(self.factory).parameters.values()
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return None
+        return [
+            p.name
+            for p in params
+            if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        ]
+
+    def build(self, args: dict[str, Any], **runner_settings: Any) -> Any:
+        """Call the factory with the user's ``args`` and those runner settings it declares.
+
+        An argument the factory does not take is a MebenchError listing the ones it does.
+        """
+        accepted = self.accepted_args()
+        if accepted is not None:
+            unknown = sorted(set(args) - set(accepted))
+            if unknown:
+                user_args = [a for a in accepted if a not in runner_settings]
+                raise MebenchError(
+                    f"{self.kind} {self.name!r} does not accept argument(s) {', '.join(unknown)}",
+                    where=_ARGS_OPTION[self.kind],
+                    hint=f"accepted: {', '.join(user_args) or 'none'}",
+                )
+            runner_settings = {k: v for k, v in runner_settings.items() if k in accepted}
+        try:
+            return self.factory(**runner_settings, **args)
+        except (TypeError, ValueError) as exc:
+            raise MebenchError(
+                f"could not build {self.kind} {self.name!r}: {exc}", where=_ARGS_OPTION[self.kind]
+            ) from exc
+
+    @property
+    def cache_identity(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "name": self.name, "distribution": self.distribution,
+                "version": self.version}
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded or whose registration hook raised."""
+
+    plugin: str
+    distribution: str | None
+    error: str
+
+
+class MebenchPluginManager(pluggy.PluginManager):
+    """pluggy's manager plus mebench's registries, built once from the entry points."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self._dist_of: dict[str, tuple[str | None, str | None]] = {}
+        self._specs: dict[Kind, dict[str, PluginSpec]] | None = None
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def load_entry_points(self, allow: Iterable[str] | None = None, autoload: bool = True) -> None:
+        """Load every entry point of the group once; a broken one is recorded, not raised.
+
+        ``allow`` (entry-point or distribution names) restricts third-party plugins to those
+        named; with ``autoload`` false only mebench's own and the allowed ones load.
+        """
+        allowed = set(allow) if allow is not None else None
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            own = dist == OWN_DISTRIBUTION
+            if not own and allowed is not None and ep.name not in allowed and dist not in allowed:
+                continue
+            if not own and not autoload and (allowed is None):
+                continue
+            if self.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                self.register(plugin, name=ep.name)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not take the rest down
+                self.failures.append(PluginFailure(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+                continue
+            self._dist_of[ep.name] = (dist, version)
+
+    def add_plugin(self, plugin: object, name: str, distribution: str | None = None,
+                   version: str | None = None) -> None:
+        """Register an in-process plugin object (tests, notebooks)."""
+        self.register(plugin, name=name)
+        self._dist_of[name] = (distribution, version)
+        self._specs = None
+
+    # -- registries ---------------------------------------------------------------------------
+
+    def specs(self, kind: Kind) -> dict[str, PluginSpec]:
+        if self._specs is None:
+            self._specs = self._collect()
+        return self._specs[kind]
+
+    def _collect(self) -> dict[Kind, dict[str, PluginSpec]]:
+        specs: dict[Kind, dict[str, PluginSpec]] = {k: {} for k in KINDS}
+        for kind, hook_name in _HOOK_OF_KIND.items():
+            caller = getattr(self.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                dist, version = self._dist_of.get(impl.plugin_name, (None, None))
+
+                def register(name: str, factory: Callable[..., Any], *, description: str,
+                             _kind: Kind = kind, _plugin: str = impl.plugin_name,
+                             _dist: str | None = dist, _version: str | None = version) -> None:
+                    if name in specs[_kind]:
+                        other = specs[_kind][name]
+                        raise MebenchError(
+                            f"{_kind} name {name!r} is registered twice",
+                            where=f"plugin {_plugin!r}",
+                            hint=f"already registered by plugin {other.plugin!r} "
+                            f"({other.distribution}); rename one",
+                        )
+                    specs[_kind][name] = PluginSpec(_kind, name, description.strip(), factory,
+                                                    _plugin, _dist, _version)
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:  # noqa: BLE001
+                    self.failures.append(
+                        PluginFailure(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}")
+                    )
+        return specs
+
+    def get(self, kind: Kind, name: str) -> PluginSpec:
+        """The spec registered as ``name``; unknown names list the known ones."""
+        known = self.specs(kind)
+        if name not in known:
+            raise MebenchError(f"unknown {kind} {name!r}", hint=did_you_mean(name, list(known)))
+        return known[name]
+
+    def task_dirs(self) -> list[Path]:
+        dirs: list[Path] = []
+        for result in self.hook.mebench_register_task_dirs():
+            dirs.extend(Path(d) for d in result or [])
+        return dirs
+
+    def distribution_versions(self) -> dict[str, str | None]:
+        """Versions of every distribution that provided a loaded plugin (for run.json)."""
+        return {d: v for d, v in self._dist_of.values() if d is not None}
+
+
+def get_plugin_manager(allow: Sequence[str] | None = None,
+                       autoload: bool | None = None) -> MebenchPluginManager:
+    """A fresh manager with the entry points loaded.
+
+    ``allow`` defaults to ``$MEBENCH_PLUGINS`` (comma-separated) and ``autoload`` to the absence
+    of ``$MEBENCH_DISABLE_PLUGIN_AUTOLOAD``.
+    """
+    if allow is None and os.environ.get(ALLOW_ENV):
+        allow = [a.strip() for a in os.environ[ALLOW_ENV].split(",") if a.strip()]
+    if autoload is None:
+        autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "") in ("", "0", "false")
+    pm = MebenchPluginManager()
+    pm.load_entry_points(allow=allow, autoload=autoload)
+    _drop_invalid(pm)
+    return pm
+
+
+def _drop_invalid(pm: MebenchPluginManager) -> None:
+    """Unregister (and report) plugins that implement hooks mebench does not define."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            dist = pm._dist_of.get(name, (None, None))[0]
+            pm.failures.append(PluginFailure(name, dist, str(exc)))
+            pm.unregister(exc.plugin)

@@ -1,0 +1,211 @@
+"""The run: samples -> generate -> motion -> aggregate -> report, each stage resumable.
+
+A killed run restarted with the same command skips every finished sample: an output image on disk
+is a finished generation (written atomically), a record in ``samples.partial.jsonl`` whose scoring
+key and output hash still match is a finished score. ``results.json`` is computed from the records
+in dataset order, so a resumed run ends byte-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mebench.errors import MebenchError
+from mebench.images import save_png_atomic
+from mebench.rundir import RunDir
+from mebench.types import EditFailure, EditRequest
+
+if TYPE_CHECKING:
+    from mebench.flowcache import FlowService
+    from mebench.metrics.flowmetrics import FlowMetric
+    from mebench.plugin_manager import MebenchPluginManager, PluginSpec
+    from mebench.taskfile import DatasetConfig, TaskConfig
+    from mebench.types import Sample
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        """Folder name: the model name, plus a short hash of its arguments when it has any."""
+        if not self.args:
+            return self.name
+        digest = hashlib.sha256(json.dumps(self.args, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.name}-{digest}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    task: TaskConfig
+    dataset: DatasetConfig
+    models: Sequence[ModelChoice]
+    flow: str | None = None
+    flow_args: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = None
+    seed: int | None = None
+    output: Path | None = None
+    device: str | None = None
+    batch_size: int = 1
+    flow_batch_size: int = 8
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    progress: bool = True
+    command: Sequence[str] = ()
+
+
+@dataclass
+class RunSummary:
+    model: ModelChoice
+    path: Path
+    results: dict[str, Any]
+
+
+def sample_seed(run_seed: int, sample_id: str) -> int:
+    """A sample's generator seed: independent of batch size, order and rank."""
+    return int(hashlib.sha256(f"{run_seed}:{sample_id}".encode()).hexdigest()[:8], 16)
+
+
+def _key(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def progress_bar(total: int, desc: str, enabled: bool) -> Any:
+    """A tqdm bar on stderr (shown on a terminal; ``enabled=False`` hides it)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", disable=True if not enabled else None,
+                leave=False, file=sys.stderr)
+
+
+class Runner:
+    """Runs one task for each requested model; see the module docstring for the stages."""
+
+    def __init__(self, pm: MebenchPluginManager, options: RunOptions) -> None:
+        self.pm = pm
+        self.opts = options
+        self.seed = options.seed if options.seed is not None else options.task.generation.seed
+        self.timings: dict[str, float] = {}
+
+    # 1. Check inputs and build the shared parts ----------------------------------------------
+
+    def _model_specs(self) -> list[PluginSpec]:
+        return [self.pm.get("model", m.name) for m in self.opts.models]
+
+    def _flow_service(self) -> FlowService:
+        from mebench.flowcache import FlowService, mebench_home
+
+        name = self.opts.flow or self.opts.task.flow.name
+        args = dict(self.opts.task.flow.args) if self.opts.flow is None else {}
+        args.update(self.opts.flow_args)
+        spec = self.pm.get("flow", name)
+        estimator = spec.build(args, device=self.opts.device)
+        root = None
+        if self.opts.use_cache:
+            root = self.opts.cache_dir or mebench_home() / "cache"
+        return FlowService(estimator, spec, args, root, batch_size=self.opts.flow_batch_size)
+
+    def _metrics(self) -> list[FlowMetric]:
+        from mebench.metrics.flowmetrics import build_flow_metric
+
+        return [build_flow_metric(m.name, m.args) for m in self.opts.task.metrics]
+
+    def run(self) -> list[RunSummary]:
+        from mebench.data import load_samples
+
+        specs = self._model_specs()  # unknown names fail before any work
+        metrics = self._metrics()
+        flows = self._flow_service()
+        t0 = time.perf_counter()
+        samples = load_samples(self.opts.dataset, self.opts.limit)
+        if any(m.needs_exact for m in metrics) and any(s.flow is None for s in samples):
+            raise MebenchError("a metric needs exact ground-truth flow, which this dataset lacks",
+                               where="metrics", hint="remove flow_epe from the task")
+        self.timings["samples"] = time.perf_counter() - t0
+        summaries = []
+        for choice, spec in zip(self.opts.models, specs):
+            summaries.append(self._run_model(choice, spec, samples, flows, metrics))
+        return summaries
+
+    def run_dir_for(self, choice: ModelChoice) -> Path:
+        root = self.opts.output or Path("results") / "runs" / self.opts.task.task
+        return root / choice.slug
+
+    # 2-5. One model ----------------------------------------------------------------------------
+
+    def _run_model(self, choice: ModelChoice, spec: PluginSpec, samples: list[Sample],
+                   flows: FlowService, metrics: list[FlowMetric]) -> RunSummary:
+        from mebench.provenance import run_record
+        from mebench.scoring import Scorer, aggregate
+
+        rd = RunDir(self.run_dir_for(choice))
+        generation_key = _key({"model": spec.cache_identity, "args": choice.args,
+                               "seed": self.seed, "dataset": self.opts.dataset.path,
+                               "options": dict(self.opts.dataset.options)})
+        with rd.locked():
+            rd.check_compatible(self.opts.task.task, generation_key)
+            record = run_record(self, choice, spec, flows, metrics, generation_key)
+            rd.write_run_json(record)
+            timings: dict[str, float] = {}
+
+            t0 = time.perf_counter()
+            failures = self._generate(rd, choice, spec, samples)
+            timings["generate"] = time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            scorer = Scorer(rd, flows, metrics, progress=self.opts.progress)
+            records = scorer.score(samples, failures, desc=f"motion {choice.slug}")
+            timings["motion"] = time.perf_counter() - t0
+
+            results = aggregate(self.opts.task, choice, flows, records, seed=self.seed)
+            rd.write_samples(records)
+            rd.write_results(results)
+            record["timings"] = {**self.timings, **timings}
+            record["flow_counts"] = {"computed_total": flows.computed, "reused_total": flows.hits}
+            record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            rd.write_run_json(record)
+        return RunSummary(choice, rd.path, results)
+
+    def _generate(self, rd: RunDir, choice: ModelChoice, spec: PluginSpec,
+                  samples: list[Sample]) -> dict[str, str]:
+        """Edit every sample without an output yet; returns ``{sample id: error}`` failures."""
+        todo = [s for s in samples if not rd.output_path(s.id).is_file()]
+        failures: dict[str, str] = {}
+        if not todo:
+            return failures
+        settings = {"device": self.opts.device, "batch_size": self.opts.batch_size}
+        if self.opts.task.generation.resolution is not None:
+            settings["resolution"] = self.opts.task.generation.resolution
+        model = spec.build(choice.args, **settings)
+        uses_target = bool(getattr(model, "uses_target", False))
+        bar = progress_bar(len(todo), f"generate {choice.slug}", self.opts.progress)
+        size = max(1, self.opts.batch_size)
+        for start in range(0, len(todo), size):
+            batch = todo[start:start + size]
+            requests = [
+                EditRequest(sample_id=s.id, source=s.source.load(), instruction=s.instruction,
+                            seed=sample_seed(self.seed, s.id), metadata=s.metadata,
+                            target=s.target.load() if uses_target and s.target else None)
+                for s in batch
+            ]
+            outputs = model.edit(requests)
+            if len(outputs) != len(requests):
+                raise MebenchError(f"returned {len(outputs)} images for {len(requests)} requests",
+                                   where=f"model {choice.name!r}")
+            for sample, out in zip(batch, outputs):
+                if isinstance(out, EditFailure):
+                    failures[sample.id] = out.error
+                else:
+                    save_png_atomic(out, rd.output_path(sample.id))
+            bar.update(len(batch))
+        bar.close()
+        return failures

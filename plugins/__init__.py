@@ -1,0 +1,1 @@
+"""mebench's built-in plugins, registered through the ``mebench`` entry-point group."""

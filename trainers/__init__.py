@@ -1,0 +1,1 @@
+"""Training recipes (MotionNFT): arrive with the training issue."""
