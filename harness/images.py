@@ -108,8 +108,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def encode_png(image: Image.Image) -> bytes:
+    """Lossless PNG at zlib level 1: several times faster than the default on textured images."""
     buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
+    image.convert("RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import inspect
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,34 +110,56 @@ class MebenchPluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__(ENTRY_POINT_GROUP)
         self.add_hookspecs(hookspecs)
-        self.failures: list[PluginFailure] = []
+        self.load_failures: list[PluginFailure] = []
+        self._registration_failures: list[PluginFailure] = []
         self._dist_of: dict[str, tuple[str | None, str | None]] = {}
         self._specs: dict[Kind, dict[str, PluginSpec]] | None = None
+
+    @property
+    def failures(self) -> list[PluginFailure]:
+        """Plugins that failed to load, and registrations that failed (each reported once)."""
+        if self._specs is None:
+            self._specs = self._collect()
+        return [*self.load_failures, *self._registration_failures]
 
     # -- loading ------------------------------------------------------------------------------
 
     def load_entry_points(self, allow: Iterable[str] | None = None, autoload: bool = True) -> None:
         """Load every entry point of the group once; a broken one is recorded, not raised.
 
-        ``allow`` (entry-point or distribution names) restricts third-party plugins to those
-        named; with ``autoload`` false only mebench's own and the allowed ones load.
+        mebench's own entry points load first, so no third-party plugin can take a built-in
+        name. ``allow`` (entry-point or distribution names) restricts third-party plugins to
+        those named; with ``autoload`` false only mebench's own and the allowed ones load.
         """
-        allowed = set(allow) if allow is not None else None
-        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        allowed = {canonical_name(a) for a in allow} if allow is not None else None
+        seen: set[tuple[str, str | None]] = set()
+
+        def order(ep: md.EntryPoint) -> tuple[bool, str]:
+            return (ep.dist is None or ep.dist.name != OWN_DISTRIBUTION, ep.name)
+
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=order):
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
-            own = dist == OWN_DISTRIBUTION
-            if not own and allowed is not None and ep.name not in allowed and dist not in allowed:
+            if (ep.name, dist) in seen:  # the same distribution found twice on sys.path
                 continue
-            if not own and not autoload and (allowed is None):
-                continue
+            seen.add((ep.name, dist))
+            if dist != OWN_DISTRIBUTION:
+                named = allowed is not None and (
+                    canonical_name(ep.name) in allowed or canonical_name(dist or "") in allowed)
+                if (allowed is not None or not autoload) and not named:
+                    continue
             if self.has_plugin(ep.name):
+                other = self._dist_of.get(ep.name, (None, None))[0]
+                self.load_failures.append(PluginFailure(
+                    ep.name, dist, f"entry point name {ep.name!r} is already used by {other}; "
+                    "rename the entry point"))
                 continue
             try:
                 plugin = ep.load()
                 self.register(plugin, name=ep.name)
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not take the rest down
-                self.failures.append(PluginFailure(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+                self.load_failures.append(
+                    PluginFailure(ep.name, dist, f"{type(exc).__name__}: {exc}"))
                 continue
             self._dist_of[ep.name] = (dist, version)
 
@@ -147,6 +170,14 @@ class MebenchPluginManager(pluggy.PluginManager):
         self._dist_of[name] = (distribution, version)
         self._specs = None
 
+    def drop(self, plugin: object, error: str) -> None:
+        """Unregister a plugin that cannot be used, and report why."""
+        name = self.get_name(plugin) or repr(plugin)
+        dist = self._dist_of.pop(name, (None, None))[0]
+        self.load_failures.append(PluginFailure(name, dist, error))
+        self.unregister(plugin)
+        self._specs = None
+
     # -- registries ---------------------------------------------------------------------------
 
     def specs(self, kind: Kind) -> dict[str, PluginSpec]:
@@ -155,7 +186,10 @@ class MebenchPluginManager(pluggy.PluginManager):
         return self._specs[kind]
 
     def _collect(self) -> dict[Kind, dict[str, PluginSpec]]:
+        """Run every registration hook; a duplicate name or a raising hook is reported, and
+        the first registration of a name (a built-in's, since those load first) is kept."""
         specs: dict[Kind, dict[str, PluginSpec]] = {k: {} for k in KINDS}
+        failures: list[PluginFailure] = []
         for kind, hook_name in _HOOK_OF_KIND.items():
             caller = getattr(self.hook, hook_name)
             for impl in caller.get_hookimpls():
@@ -166,21 +200,19 @@ class MebenchPluginManager(pluggy.PluginManager):
                              _dist: str | None = dist, _version: str | None = version) -> None:
                     if name in specs[_kind]:
                         other = specs[_kind][name]
-                        raise MebenchError(
-                            f"{_kind} name {name!r} is registered twice",
-                            where=f"plugin {_plugin!r}",
-                            hint=f"already registered by plugin {other.plugin!r} "
-                            f"({other.distribution}); rename one",
-                        )
+                        failures.append(PluginFailure(
+                            _plugin, _dist, f"{_kind} name {name!r} is already registered by "
+                            f"plugin {other.plugin!r} ({other.distribution}); rename one"))
+                        return
                     specs[_kind][name] = PluginSpec(_kind, name, description.strip(), factory,
                                                     _plugin, _dist, _version)
 
                 try:
                     impl.function(register=register)
                 except Exception as exc:  # noqa: BLE001
-                    self.failures.append(
-                        PluginFailure(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}")
-                    )
+                    failures.append(
+                        PluginFailure(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}"))
+        self._registration_failures = failures
         return specs
 
     def get(self, kind: Kind, name: str) -> PluginSpec:
@@ -191,9 +223,22 @@ class MebenchPluginManager(pluggy.PluginManager):
         return known[name]
 
     def task_dirs(self) -> list[Path]:
+        """Task folders that plugins ship; a folder that does not exist is reported, skipped."""
         dirs: list[Path] = []
-        for result in self.hook.mebench_register_task_dirs():
-            dirs.extend(Path(d) for d in result or [])
+        for impl in self.hook.mebench_register_task_dirs.get_hookimpls():
+            dist = self._dist_of.get(impl.plugin_name, (None, None))[0]
+            try:
+                found = [Path(d) for d in impl.function() or []]
+            except Exception as exc:  # noqa: BLE001
+                self.load_failures.append(PluginFailure(impl.plugin_name, dist,
+                                                        f"{type(exc).__name__}: {exc}"))
+                continue
+            for d in found:
+                if d.is_dir():
+                    dirs.append(d)
+                else:
+                    self.load_failures.append(PluginFailure(
+                        impl.plugin_name, dist, f"task folder {str(d)!r} does not exist"))
         return dirs
 
     def distribution_versions(self) -> dict[str, str | None]:
@@ -225,7 +270,9 @@ def _drop_invalid(pm: MebenchPluginManager) -> None:
             pm.check_pending()
             return
         except pluggy.PluginValidationError as exc:
-            name = pm.get_name(exc.plugin) or repr(exc.plugin)
-            dist = pm._dist_of.get(name, (None, None))[0]
-            pm.failures.append(PluginFailure(name, dist, str(exc)))
-            pm.unregister(exc.plugin)
+            pm.drop(exc.plugin, str(exc))
+
+
+def canonical_name(name: str) -> str:
+    """Distribution names compare as PEP 503 normalises them (``a_b`` == ``A-B``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()

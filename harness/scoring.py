@@ -135,13 +135,14 @@ class Scorer:
         for i in range(len(chunk)):
             by_shape.setdefault(flows[2 * i].shape, []).append(i)
         for idx in by_shape.values():
-            gt = torch.from_numpy(np.stack([flows[2 * i] for i in idx])).double()
-            pred = torch.from_numpy(np.stack([flows[2 * i + 1] for i in idx])).double()
+            # float32 is plenty: the flows themselves are stored at float16 precision
+            gt = torch.from_numpy(np.stack([flows[2 * i] for i in idx]))
+            pred = torch.from_numpy(np.stack([flows[2 * i + 1] for i in idx]))
             exact = None
             if all(chunk[i].sample.flow is not None for i in idx):
                 exact = torch.from_numpy(np.stack([
                     _resize_flow(chunk[i].sample.flow, chunk[i].edited.size) for i in idx  # type: ignore[arg-type]
-                ])).double()
+                ]))
             batch = FlowBatch(pred=pred, gt=gt, exact=exact)
             for metric in self.metrics:
                 for name, vals in metric.compute(batch).items():

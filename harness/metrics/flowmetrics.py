@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mebench.errors import MebenchError, did_you_mean
 from mebench.metrics.motion import (
     MotionConfig,
+    MotionTerms,
     flow_epe,
-    motion_alignment_score,
-    motion_reward,
+    mas_from_terms,
+    motion_terms,
+    reward_from_terms,
 )
 
 if TYPE_CHECKING:
@@ -27,9 +29,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FlowBatch:
+    """A batch of flow pairs; the motion terms are computed once and shared between metrics."""
+
     pred: torch.Tensor
     gt: torch.Tensor
     exact: torch.Tensor | None = None
+    _terms: dict[tuple[Any, ...], MotionTerms] = field(default_factory=dict, repr=False,
+                                                       compare=False)
+
+    def terms(self, config: MotionConfig) -> MotionTerms:
+        key = (config.variant, config.eps, config.q, config.dir_threshold, config.move_margin)
+        if key not in self._terms:
+            self._terms[key] = motion_terms(self.pred, self.gt, config)
+        return self._terms[key]
 
 
 class FlowMetric(ABC):
@@ -71,7 +83,7 @@ class MASMetric(FlowMetric):
                   "rho_min": "rho_min", "static_gt_threshold": "static_gt_threshold"}
 
     def compute(self, batch: FlowBatch) -> dict[str, list[float]]:
-        return {"mas": motion_alignment_score(batch.pred, batch.gt, self.config).tolist()}
+        return {"mas": mas_from_terms(batch.terms(self.config), self.config).tolist()}
 
 
 class MotionRewardMetric(FlowMetric):
@@ -82,7 +94,7 @@ class MotionRewardMetric(FlowMetric):
                   "w_move": "w_move", "d_max": "d_max", "levels": "levels"}
 
     def compute(self, batch: FlowBatch) -> dict[str, list[float]]:
-        reward, cont = motion_reward(batch.pred, batch.gt, self.config)
+        reward, cont = reward_from_terms(batch.terms(self.config), self.config)
         return {"motion_reward": reward.tolist(), "motion_reward_cont": cont.tolist()}
 
 

@@ -7,16 +7,16 @@ from typing import Any
 from mebench.hookspecs import Register, hookimpl
 
 
-def _ground_truth(**kwargs: Any) -> Any:
+def _ground_truth() -> Any:
     from mebench.plugins.models.reference import GroundTruthModel
 
-    return GroundTruthModel(**kwargs)
+    return GroundTruthModel()
 
 
-def _identity(**kwargs: Any) -> Any:
+def _identity() -> Any:
     from mebench.plugins.models.reference import IdentityModel
 
-    return IdentityModel(**kwargs)
+    return IdentityModel()
 
 
 def _folder(*, path: str) -> Any:
