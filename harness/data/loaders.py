@@ -161,7 +161,10 @@ def _load_synthetic(cfg: DatasetConfig, limit: int | None) -> list[Sample]:
     count = num if limit is None else min(num, limit)
     samples = []
     for index in range(count):
-        syn = generate_sample(index, seed=seed, size=size)
+        try:
+            syn = generate_sample(index, seed=seed, size=size)
+        except ValueError as exc:
+            raise MebenchError(str(exc), where="dataset.options (--dataset-args)") from exc
         samples.append(Sample(
             id=syn.id, instruction=syn.instruction, category=syn.category,
             source=ImageRef.of(syn.source, label=f"sample {syn.id!r} source"),
