@@ -241,6 +241,10 @@ class MebenchPluginManager(pluggy.PluginManager):
                         impl.plugin_name, dist, f"task folder {str(d)!r} does not exist"))
         return dirs
 
+    def loaded_plugins(self) -> dict[str, tuple[str | None, str | None]]:
+        """Each loaded plugin's name -> (distribution, version)."""
+        return dict(self._dist_of)
+
     def distribution_versions(self) -> dict[str, str | None]:
         """Versions of every distribution that provided a loaded plugin (for run.json)."""
         return {d: v for d, v in self._dist_of.values() if d is not None}

@@ -123,6 +123,11 @@ class Runner:
         from mebench.data import load_samples
 
         specs = self._model_specs()  # unknown names fail before any work
+        if self.opts.task.judge is not None:
+            # judged metrics arrive with the judge plugins; never skip a configured stage silently
+            self.pm.get("judge", self.opts.task.judge.name)
+            raise MebenchError("the judge stage is not implemented yet",
+                               where=f"task {self.opts.task.task!r} judge")
         metrics = self._metrics()
         flows = self._flow_service()
         t0 = time.perf_counter()

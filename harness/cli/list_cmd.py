@@ -39,7 +39,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def list_(pm: MebenchPluginManager, what: str | None, as_json: bool,
               include_paths: tuple[str, ...]) -> None:
-        """List models, flows, judges, recipes and tasks (all of them, or one kind)."""
+        """List models, flows, judges, recipes and tasks (or one kind, or the loaded plugins)."""
         from tabulate import tabulate
 
         sections: dict[str, list[dict[str, Any]]] = {}
@@ -48,6 +48,10 @@ def register(cli: click.Group) -> None:
                 sections[section] = _plugin_rows(pm, kind)
         if what in (None, "tasks"):
             sections["tasks"] = _task_rows(pm, include_paths)
+        if what == "plugins":
+            sections["plugins"] = [
+                {"name": name, "distribution": dist, "version": version}
+                for name, (dist, version) in sorted(pm.loaded_plugins().items())]
         failures = [f.__dict__ for f in pm.failures]
         if as_json:
             click.echo(json.dumps({**sections, "failed_plugins": failures}, indent=2))
@@ -60,6 +64,9 @@ def register(cli: click.Group) -> None:
             if section == "tasks":
                 table = [[r["name"], r["path"]] for r in rows]
                 headers = ["name", "file"]
+            elif section == "plugins":
+                table = [[r["name"], r["distribution"], r["version"]] for r in rows]
+                headers = ["plugin", "distribution", "version"]
             else:
                 table = [[r["name"], r["description"], _provider(r)] for r in rows]
                 headers = ["name", "description", "provided by"]

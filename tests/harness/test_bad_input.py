@@ -149,3 +149,21 @@ def test_a_second_concurrent_run_is_refused(invoke, tmp_path: Path) -> None:  # 
         line = _one_line_error(_run(invoke, "--task", "motionedit-synthetic", "--limit", "2",
                                     "--model", "identity", "--output", str(tmp_path)))
     assert "another mebench run is using this run directory" in line
+
+
+def test_synthetic_motion_outside_the_synthetic_task(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = write_bench_parquet(tmp_path / "f.parquet", n=2)
+    line = _one_line_error(_run(invoke, "--task", "motionedit", "--dataset-path", str(data),
+                                "--model", "synthetic-motion", "--output", str(tmp_path / "o")))
+    assert "only works on the motionedit-synthetic task" in line and "me-000" in line
+    assert not (tmp_path / "o" / "synthetic-motion" / "results.json").exists()
+
+
+def test_a_task_with_a_judge_section_is_not_silently_unjudged(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    task = tmp_path / "judged.yaml"
+    task.write_text("task: judged\nversion: 1\ninclude: _motionedit_base\n"
+                    "dataset: {source: builtin, path: motionedit-synthetic}\n"
+                    "judge: {name: gemini}\n")
+    line = _one_line_error(_run(invoke, "--task", str(task), "--model", "identity",
+                                "--limit", "2", "--output", str(tmp_path / "o")))
+    assert "unknown judge 'gemini'" in line

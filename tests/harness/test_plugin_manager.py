@@ -442,3 +442,15 @@ def test_the_cli_lists_and_helps_without_heavy_imports(argv: list[str], tmp_path
 
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.splitlines()[-1] == "heavy=", proc.stderr
+
+
+def test_list_plugins_shows_each_loaded_plugin_and_its_distribution(pm) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from mebench.cli.main import build_cli
+
+    result = CliRunner().invoke(build_cli(pm), ["list", "plugins", "--json"], obj=pm)
+    assert result.exit_code == 0
+    rows = json.loads(result.output)["plugins"]
+    assert {(r["name"], r["distribution"]) for r in rows} >= {
+        ("builtin_models", "mebench"), ("builtin_flows", "mebench")}
