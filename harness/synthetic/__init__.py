@@ -7,10 +7,11 @@ The category of sample ``i`` is ``CATEGORIES[i % 6]``.
 
 from __future__ import annotations
 
+from mebench.synthetic.builder import PALETTE, Scene
 from mebench.synthetic.render import (
     MIN_SIZE, RenderedScene, SyntheticSample, generate, generate_sample, render_scene,
 )
-from mebench.synthetic.scenes import CATEGORIES, PALETTE, Scene, sample_scene
+from mebench.synthetic.scenes import CATEGORIES, sample_scene
 
 __all__ = [
     "CATEGORIES", "MIN_SIZE", "PALETTE", "RenderedScene", "Scene", "SyntheticSample", "generate",

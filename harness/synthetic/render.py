@@ -19,10 +19,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from mebench.synthetic.scenes import (
-    BBox, Blob, Box, Capsule, Disc, Ellipse, Layer, Polygon, Scene, Shape, bounds, forward, inverse,
-    sample_scene,
+from mebench.synthetic.builder import Layer, Scene
+from mebench.synthetic.geometry import (
+    BBox, Blob, Box, Capsule, Disc, Ellipse, Polygon, Shape, bounds, forward, inverse,
 )
+from mebench.synthetic.scenes import sample_scene
 
 MIN_SIZE = 64
 BoolArray = NDArray[np.bool_]
