@@ -87,8 +87,6 @@ def category_rows(runs: list[dict[str, Any]], metric: str) -> tuple[list[str], l
 
 def render(rows: list[Row], fmt: str, *, footer: str | None = None) -> str:
     """The comparison table: the columns any row has, in the paper's order, plus n and failed."""
-    from tabulate import tabulate
-
     if fmt not in FORMATS:
         raise MebenchError(f"unknown format {fmt!r}", where="--format",
                            hint=did_you_mean(fmt, list(FORMATS)))
@@ -117,7 +115,8 @@ def render_grid(headers: list[str], body: list[list[Any]], fmt: str,
     text = tabulate(body, headers=headers, tablefmt=_TABULATE_FORMAT[fmt], floatfmt=".2f",
                     disable_numparse=True)
     if footer:
-        text += ("\n% " if fmt == "latex" else "\n") + footer
+        prefix = "% " if fmt == "latex" else ""
+        text += "".join(f"\n{prefix}{line}" for line in footer.splitlines())
     return text + "\n"
 
 

@@ -29,9 +29,13 @@ def register(cli: click.Group) -> None:
         rows = measured_rows(results)
         if reference:
             rows += reference_rows(reference)
-        footer = None
+        notes = []
         if len(tasks) > 1:
-            footer = f"note: these runs are of different tasks: {', '.join(tasks)}"
+            notes.append(f"note: these runs are of different tasks: {', '.join(tasks)}")
+        if reference:
+            notes.append(f"({reference}) rows: published numbers on MotionEdit-Bench (task "
+                         "motionedit); judge columns are Gemini-rated 0-5")
+        footer = "\n".join(notes) or None
         click.echo(render(rows, fmt, footer=footer), nl=False)
         if by_category:
             headers, body = category_rows(results, metric)
