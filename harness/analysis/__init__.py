@@ -1,0 +1,1 @@
+"""Analyses across runs: win rate, human agreement, annotation sheets."""

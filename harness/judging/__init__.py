@@ -1,0 +1,1 @@
+"""MLLM judging: the judge contract, prompts, response cache and the judge stage."""

@@ -1,0 +1,1 @@
+"""Built-in api_editors plugin (being written)."""

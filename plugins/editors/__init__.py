@@ -1,0 +1,1 @@
+"""Built-in editors plugin (being written)."""

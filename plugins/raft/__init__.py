@@ -1,0 +1,1 @@
+"""Built-in raft plugin (being written)."""

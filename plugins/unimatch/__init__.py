@@ -1,0 +1,1 @@
+"""Built-in unimatch plugin (being written)."""
