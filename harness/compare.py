@@ -11,8 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mebench.data.imgedit import CATEGORIES as IMGEDIT_CATEGORIES
+from mebench.data.imgedit import PAPER_CATEGORIES as IMGEDIT_PAPER_CATEGORIES
 from mebench.errors import MebenchError, did_you_mean
-from mebench.rundir import read_results
 
 # (key in results.json metrics, column title, decimals); the paper's column order first.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -31,6 +32,24 @@ REFERENCES = {"paper": "paper_table1.csv"}
 
 
 @dataclass(frozen=True)
+class CategoryLayout:
+    """A task's per-category table: column order, the categories its overall averages, and the
+    published tables (reference name -> CSV in results/reference with the category columns and
+    ``overall``)."""
+
+    title: str
+    categories: tuple[str, ...]
+    averaged: tuple[str, ...]
+    references: dict[str, str]
+
+
+CATEGORY_LAYOUTS: dict[str, CategoryLayout] = {
+    "imgedit": CategoryLayout("the paper's Table 2 (ImgEdit-Bench)", IMGEDIT_CATEGORIES,
+                              IMGEDIT_PAPER_CATEGORIES, {"paper": "paper_table2.csv"}),
+}
+
+
+@dataclass(frozen=True)
 class Row:
     name: str
     task: str | None
@@ -42,23 +61,20 @@ class Row:
 
 def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """results.json of each run directory; a folder of run directories is expanded."""
-    runs = []
-    for path in paths:
-        if (path / "results.json").is_file() or not path.is_dir():
-            runs.append(read_results(path))
-            continue
-        children = sorted(p for p in path.iterdir() if (p / "results.json").is_file())
-        if not children:
-            raise MebenchError("no finished runs here", where=str(path),
-                               hint="pass run directories (each holding results.json)")
-        runs.extend(read_results(p) for p in children)
-    return runs
+    from mebench.analysis.runs import load_run_dirs
+
+    return [run.results for run in load_run_dirs(paths)]
 
 
-def measured_rows(runs: list[dict[str, Any]]) -> list[Row]:
+def measured_rows(runs: list[dict[str, Any]],
+                  win_rates: Sequence[float | None] | None = None) -> list[Row]:
+    """One row per run; ``win_rates`` (one per run, in order; see mebench.analysis.winrate)
+    fills the Win Rate column where a run was compared with others of its task."""
     rows = []
-    for r in runs:
+    for index, r in enumerate(runs):
         values = {k: r["metrics"][k]["mean"] for k, _, _ in COLUMNS if k in r["metrics"]}
+        if win_rates is not None and win_rates[index] is not None:
+            values["win_rate"] = win_rates[index]
         rows.append(Row(r.get("run_name", r["model"]), r["task"], values, r["n"], r["n_failed"]))
     return rows
 
@@ -75,14 +91,61 @@ def reference_rows(name: str) -> list[Row]:
     return rows
 
 
-def category_rows(runs: list[dict[str, Any]], metric: str) -> tuple[list[str], list[list[Any]]]:
-    cats = sorted({c for r in runs for c in r.get("by_category", {})})
-    body = []
+def category_table(runs: list[dict[str, Any]], metric: str,
+                   reference: str | None = None) -> tuple[list[str], list[list[Any]], str]:
+    """Per-category means of ``metric`` with one row per run and a last overall column.
+
+    A task with a known layout (ImgEdit: the paper's Table 2) has its categories in the
+    layout's order and ``Ovl.`` = the mean of the category means over the layout's averaged
+    categories; other tasks list their categories sorted and ``All`` = the run's mean over all
+    samples. ``reference`` adds the published rows of that task's layout, if any.
+    Returns headers, rows of values (``None`` where missing) and a footer line.
+    """
+    tasks = {r["task"] for r in runs}
+    layout = CATEGORY_LAYOUTS.get(next(iter(tasks))) if len(tasks) == 1 else None
+    present = {c for r in runs for c in r.get("by_category", {})}
+    if layout is not None:
+        cats = [c for c in layout.categories if c in present or c in layout.averaged]
+        cats += sorted(present - set(cats))
+    else:
+        cats = sorted(present)
+    body: list[list[Any]] = []
     for r in runs:
         per = r.get("by_category", {})
-        body.append([r.get("run_name", r["model"])] + [
-            per.get(c, {}).get("metrics", {}).get(metric, {}).get("mean") for c in cats])
-    return ["Model", *cats], body
+        means = [per.get(c, {}).get("metrics", {}).get(metric, {}).get("mean") for c in cats]
+        if layout is not None:
+            averaged = [m for c, m in zip(cats, means) if c in layout.averaged]
+            overall = (sum(averaged) / len(averaged)
+                       if averaged and all(m is not None for m in averaged) else None)
+        else:
+            overall = r["metrics"].get(metric, {}).get("mean")
+        body.append([r.get("run_name", r["model"]), *means, overall])
+    if layout is None:
+        return ["Model", *cats, "All"], body, f"{metric}: mean per category and over all samples"
+    if reference:
+        body += _layout_reference(layout, reference, cats)
+    left_out = [c for c in cats if c not in layout.averaged]
+    footer = (f"{metric}: mean per category; Ovl. = mean of the {len(layout.averaged)} "
+              f"category means ({', '.join(layout.averaged)})"
+              + (f"; {', '.join(left_out)} shown but not averaged ({layout.title} leaves "
+                 "it out)" if left_out else ""))
+    if reference:
+        footer += f"\n({reference}) rows: published numbers, {layout.title}"
+    return ["Model", *cats, "Ovl."], body, footer
+
+
+def _layout_reference(layout: CategoryLayout, name: str, cats: list[str]) -> list[list[Any]]:
+    if name not in layout.references:
+        raise MebenchError(f"no reference {name!r} for {layout.title}", where="--reference",
+                           hint=did_you_mean(name, list(layout.references)))
+    text = resources.files("mebench.reference").joinpath(layout.references[name]).read_text(
+        "utf-8")
+    rows = []
+    for rec in csv.DictReader(io.StringIO(text)):
+        rows.append([f"{rec['model']} ({name})",
+                     *(float(rec[c]) if rec.get(c) else None for c in cats),
+                     float(rec["overall"])])
+    return rows
 
 
 def render(rows: list[Row], fmt: str, *, footer: str | None = None) -> str:

@@ -8,13 +8,14 @@ regardless.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
+    from mebench.judging.types import JudgeRequest, JudgeResult
     from mebench.types import EditFailure, EditRequest
 
 
@@ -37,3 +38,34 @@ class FlowEstimator(Protocol):
     """
 
     def estimate(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """An MLLM judge (see :mod:`mebench.judging`): async ``score`` of one edit.
+
+    ``score`` returns a :class:`~mebench.judging.types.JudgeResult` with the parsed scores, the
+    raw reply, the prompt id and hash and the token usage; it never invents a score (a reply
+    that does not parse is ``scores=None`` plus an ``error``) and raises only a MebenchError, for
+    what dooms the whole run (a refused key, an unknown model). ``model``, ``mode``
+    (``rubric`` | ``expected-score``), ``reference`` (whether requests carry the target),
+    ``prompt_id``, ``prompt_hash`` and ``settings`` (whatever else changes an answer) name the
+    judge in cache keys; ``version`` (optional) is bumped when the same reply would now be read
+    differently. Optional: ``default_concurrency`` (int) and ``async aclose()``, called at the
+    end of each judge stage.
+    """
+
+    model: str
+    mode: str
+    reference: bool
+
+    @property
+    def prompt_id(self) -> str: ...
+
+    @property
+    def prompt_hash(self) -> str: ...
+
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+
+    async def score(self, request: JudgeRequest) -> JudgeResult: ...

@@ -8,6 +8,10 @@ computed once; a different estimator or argument never reads another's entries.
 Flows are stored as float16 ``.npy`` files (half the disk of float32; a few hundredths of a pixel of
 rounding at 100 px). The value handed back is always the stored one, cached or fresh, so a resumed
 run computes exactly what an uninterrupted one does.
+
+``dtype`` (``bf16`` or ``fp16``; ``None`` for float32) runs the estimator under ``torch.autocast``
+on its ``device``; only estimators that declare ``supports_autocast = True`` accept it, and the
+dtype is part of the cache key (it changes the flow).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from mebench.plugin_manager import PluginSpec
 
 HOME_ENV = "MEBENCH_HOME"
+AUTOCAST_DTYPES = ("bf16", "fp16")
 
 
 def mebench_home() -> Path:
@@ -46,6 +51,18 @@ def _widen(half: np.ndarray) -> np.ndarray:
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(half)).float().numpy()
+
+
+def autocast(estimator: Any, dtype: str | None) -> Any:
+    """``torch.autocast`` on the estimator's device for ``dtype`` (bf16/fp16); ``None``: no-op."""
+    import contextlib
+
+    import torch
+
+    if dtype is None:
+        return contextlib.nullcontext()
+    device = torch.device(getattr(estimator, "device", None) or "cpu")
+    return torch.autocast(device.type, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
 
 
 def _to_tensor(images: Sequence[Image.Image]) -> Any:
@@ -71,6 +88,7 @@ class FlowService:
 
     ``root`` is the cache folder (``None``: no disk cache). ``computed`` counts the pairs the
     estimator actually ran on; ``hits`` those served from the cache or from this run's memory.
+    ``dtype``: autocast dtype (see the module docstring).
     """
 
     estimator: FlowEstimator
@@ -80,12 +98,31 @@ class FlowService:
     batch_size: int = 8
     computed: int = 0
     hits: int = 0
+    dtype: str | None = None
     _memory: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        from mebench.errors import MebenchError
+
+        if self.batch_size < 1:
+            raise MebenchError(f"the flow batch size must be at least 1, got {self.batch_size}",
+                               where="--flow-batch-size")
+        if self.dtype in (None, "fp32"):
+            self.dtype = None
+        elif self.dtype not in AUTOCAST_DTYPES:
+            raise MebenchError(f"unknown flow dtype {self.dtype!r}", where="--flow-dtype",
+                               hint="choose fp32, bf16 or fp16")
+        elif not getattr(self.estimator, "supports_autocast", False):
+            raise MebenchError(f"flow estimator {self.spec.name!r} does not run under autocast",
+                               where="--flow-dtype", hint="leave --flow-dtype at fp32")
 
     @property
     def identity(self) -> dict[str, Any]:
-        return {**self.spec.cache_identity, "args": self.args,
-                "estimator_version": str(getattr(self.estimator, "version", ""))}
+        ident = {**self.spec.cache_identity, "args": self.args,
+                 "estimator_version": str(getattr(self.estimator, "version", ""))}
+        if self.dtype is not None:  # float32 keys stay as they were before dtypes existed
+            ident["autocast"] = self.dtype
+        return ident
 
     def key(self, src_digest: str, dst_digest: str) -> str:
         blob = json.dumps({"flow": self.identity, "src": src_digest, "dst": dst_digest},
@@ -142,7 +179,9 @@ class FlowService:
                 chunk = indices[start:start + self.batch_size]
                 src = _to_tensor([pairs[i].src for i in chunk])
                 dst = _to_tensor([pairs[i].dst for i in chunk])
-                out = self.estimator.estimate(src, dst).detach().float().cpu().numpy()
+                with autocast(self.estimator, self.dtype):
+                    out = self.estimator.estimate(src, dst)
+                out = out.detach().float().cpu().numpy()
                 self.computed += len(chunk)
                 for i, flow in zip(chunk, out):
                     result[keys[i]] = self._store(keys[i], flow)

@@ -21,6 +21,8 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from mebench.weights import WeightFile
+
 hookspec = pluggy.HookspecMarker("mebench")
 hookimpl = pluggy.HookimplMarker("mebench")
 
@@ -58,7 +60,34 @@ def mebench_register_judges(register: Register) -> None:
 
 @hookspec
 def mebench_register_recipes(register: Register) -> None:
-    """Register training recipes (``mebench train --recipe``): ``train(config) -> Path``."""
+    """Register training recipes (``mebench train --recipe``): ``train(config) -> Path``.
+
+    The factory takes no arguments and returns an object with ``load(overrides) -> config``
+    (``overrides``: the ``--set key.path=value`` strings) and ``train(config, *, output, pm,
+    resume=False, progress=True) -> Path`` (the final checkpoint folder). A recipe shipped as a
+    YAML file can use :func:`mebench.trainers.plugin.file_recipe` (see its module).
+    """
+
+
+# -- weights ----------------------------------------------------------------------------------
+
+
+class RegisterWeights(Protocol):
+    def __call__(self, weight: WeightFile) -> None: ...
+
+
+@hookspec
+def mebench_register_weights(register: RegisterWeights) -> None:
+    """Register downloadable weight files (``mebench download NAME``, ``mebench download --list``).
+
+    Called whenever the weights are listed (``mebench download``). ``register(weight)`` takes a
+    :class:`mebench.weights.WeightFile` (name, url, filename, sha256 or ``None``, description);
+    registering must stay cheap (no download, no torch). ``mebench download`` saves the file as
+    ``$MEBENCH_HOME/weights/<filename>``, and the plugin's factory finds it there with
+    :func:`mebench.weights.resolve` (which never downloads: a missing file is an error that says
+    what to run or where to put it). A name another plugin registered first is reported, and the
+    first registration kept.
+    """
 
 
 # -- tasks and commands -----------------------------------------------------------------------

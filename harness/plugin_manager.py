@@ -21,6 +21,7 @@ import pluggy
 
 from mebench import hookspecs
 from mebench.errors import MebenchError, did_you_mean
+from mebench.weights import WeightFile
 
 ENTRY_POINT_GROUP = "mebench"
 OWN_DISTRIBUTION = "mebench"
@@ -221,6 +222,31 @@ class MebenchPluginManager(pluggy.PluginManager):
         if name not in known:
             raise MebenchError(f"unknown {kind} {name!r}", hint=did_you_mean(name, list(known)))
         return known[name]
+
+    def weight_files(self) -> dict[str, WeightFile]:
+        """Downloadable weights by name (``mebench_register_weights``); a duplicate name or a
+        raising hook is reported under ``failures`` (once) and the first registration kept."""
+        found: dict[str, WeightFile] = {}
+        for impl in self.hook.mebench_register_weights.get_hookimpls():
+            dist = self._dist_of.get(impl.plugin_name, (None, None))[0]
+            problems: list[str] = []
+
+            def register(weight: WeightFile, _problems: list[str] = problems) -> None:
+                if weight.name in found:
+                    _problems.append(f"weights name {weight.name!r} is already registered; "
+                                     "rename one")
+                else:
+                    found[weight.name] = weight
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"{type(exc).__name__}: {exc}")
+            for problem in problems:
+                failure = PluginFailure(impl.plugin_name, dist, problem)
+                if failure not in self.load_failures:
+                    self.load_failures.append(failure)
+        return found
 
     def task_dirs(self) -> list[Path]:
         """Task folders that plugins ship; a folder that does not exist is reported, skipped."""

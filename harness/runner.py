@@ -8,6 +8,7 @@ in dataset order, so a resumed run ends byte-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -17,13 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mebench import distributed
 from mebench.errors import MebenchError
 from mebench.images import save_png_atomic
-from mebench.rundir import RunDir
+from mebench.rundir import RunDir, read_results
 from mebench.types import EditFailure, EditRequest
+from mebench.usage import append_usage, usage_totals
 
 if TYPE_CHECKING:
     from mebench.flowcache import FlowService
+    from mebench.judging.stage import JudgeSetup
     from mebench.metrics.flowmetrics import FlowMetric
     from mebench.plugin_manager import MebenchPluginManager, PluginSpec
     from mebench.taskfile import DatasetConfig, TaskConfig
@@ -57,10 +61,15 @@ class RunOptions:
     device: str | None = None
     batch_size: int = 1
     flow_batch_size: int = 8
+    flow_dtype: str | None = None
+    save_flow: bool = False
     cache_dir: Path | None = None
     use_cache: bool = True
     progress: bool = True
     command: Sequence[str] = ()
+    judge: str | None = None  # --judge: replaces the task's judge ("none": no judge stage)
+    judge_args: dict[str, Any] = field(default_factory=dict)
+    judge_concurrency: int | None = None
 
 
 @dataclass
@@ -95,6 +104,7 @@ class Runner:
         self.opts = options
         self.seed = options.seed if options.seed is not None else options.task.generation.seed
         self.timings: dict[str, float] = {}
+        self.judge: JudgeSetup | None = None
 
     # 1. Check inputs and build the shared parts ----------------------------------------------
 
@@ -112,22 +122,29 @@ class Runner:
         root = None
         if self.opts.use_cache:
             root = self.opts.cache_dir or mebench_home() / "cache"
-        return FlowService(estimator, spec, args, root, batch_size=self.opts.flow_batch_size)
+        return FlowService(estimator, spec, args, root, batch_size=self.opts.flow_batch_size,
+                           dtype=self.opts.flow_dtype)
 
     def _metrics(self) -> list[FlowMetric]:
         from mebench.metrics.flowmetrics import build_flow_metric
 
         return [build_flow_metric(m.name, m.args) for m in self.opts.task.metrics]
 
+    def _judge_setup(self) -> JudgeSetup | None:
+        from mebench.flowcache import mebench_home
+        from mebench.judging.stage import build_judge, resolve_judge
+
+        choice = resolve_judge(self.opts.task.judge, self.opts.judge, self.opts.judge_args)
+        if choice is None:
+            return None
+        return build_judge(self.pm, choice, concurrency=self.opts.judge_concurrency,
+                           cache_root=self.opts.cache_dir or mebench_home() / "cache")
+
     def run(self) -> list[RunSummary]:
         from mebench.data import load_samples
 
         specs = self._model_specs()  # unknown names fail before any work
-        if self.opts.task.judge is not None:
-            # judged metrics arrive with the judge plugins; never skip a configured stage silently
-            self.pm.get("judge", self.opts.task.judge.name)
-            raise MebenchError("the judge stage is not implemented yet",
-                               where=f"task {self.opts.task.task!r} judge")
+        self.judge = self._judge_setup()  # a bad judge name, argument or key fails first
         metrics = self._metrics()
         flows = self._flow_service()
         t0 = time.perf_counter()
@@ -156,43 +173,92 @@ class Runner:
         generation_key = _key({"model": spec.cache_identity, "args": choice.args,
                                "seed": self.seed, "dataset": self.opts.dataset.path,
                                "options": dict(self.opts.dataset.options)})
-        with rd.locked():
-            rd.check_compatible(self.opts.task.task, generation_key)
-            record = run_record(self, choice, spec, flows, metrics, generation_key)
-            rd.write_run_json(record)
+        # under torchrun / accelerate launch: rank 0 owns the directory, every rank generates a
+        # slice, rank 0 scores (see mebench.distributed); a single process takes the same path
+        dist = distributed.context()
+        dist.init(self.opts.device)
+        with contextlib.ExitStack() as stack:
+            error: Exception | None = None
+            if dist.is_main:
+                try:
+                    stack.enter_context(rd.locked())
+                    rd.check_compatible(self.opts.task.task, generation_key)
+                    record = run_record(self, choice, spec, flows, metrics, generation_key)
+                    if dist.distributed:
+                        record["distributed"] = {"world_size": dist.world_size}
+                    if self.judge is not None:
+                        record["judge"] = self.judge.describe()
+                    rd.write_run_json(record)
+                except Exception as exc:  # noqa: BLE001 - every rank must hear of it
+                    error = exc
+            dist.agree(None, error)
             timings: dict[str, float] = {}
 
             t0 = time.perf_counter()
-            failures = self._generate(rd, choice, spec, samples)
+            failures: dict[str, str] = {}
+            try:
+                failures = self._generate(rd, choice, spec, dist.shard(samples), rank=dist.rank)
+            except Exception as exc:  # noqa: BLE001
+                error = exc
+            failures = {k: v for part in dist.agree(failures, error) for k, v in part.items()}
             timings["generate"] = time.perf_counter() - t0
 
-            t0 = time.perf_counter()
-            scorer = Scorer(rd, flows, metrics, progress=self.opts.progress)
-            records = scorer.score(samples, failures, desc=f"motion {choice.slug}")
-            timings["motion"] = time.perf_counter() - t0
+            if dist.is_main:
+                try:
+                    t0 = time.perf_counter()
+                    scorer = Scorer(rd, flows, metrics, progress=self.opts.progress,
+                                    save_flow=self.opts.save_flow)
+                    records = scorer.score(samples, failures, desc=f"motion {choice.slug}")
+                    timings["motion"] = time.perf_counter() - t0
 
-            results = aggregate(self.opts.task, choice, flows, records, seed=self.seed)
-            rd.write_samples(records)
-            rd.write_results(results)
-            record["timings"] = {**self.timings, **timings}
-            record["flow_counts"] = {"computed_total": flows.computed, "reused_total": flows.hits}
-            record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            rd.write_run_json(record)
+                    judge_block = None
+                    if self.judge is not None:  # the judge stage (mebench.judging.stage)
+                        from mebench.judging.stage import JudgeStage
+
+                        t0 = time.perf_counter()
+                        stage = JudgeStage(self.judge, rd, progress=self.opts.progress)
+                        records, judge_block = stage.run(samples, records,
+                                                         desc=f"judge {choice.slug}")
+                        timings["judge"] = time.perf_counter() - t0
+                        record["judge_counts"] = stage.counts()
+
+                    results = aggregate(self.opts.task, choice, flows, records, seed=self.seed,
+                                        judge=judge_block)
+                    rd.write_samples(records)
+                    rd.write_results(results)
+                    record["timings"] = {**self.timings, **timings}
+                    record["flow_counts"] = {"computed_total": flows.computed,
+                                             "reused_total": flows.hits}
+                    usage = usage_totals(rd.path)
+                    if usage is not None:
+                        record["usage"] = usage
+                    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+                    rd.write_run_json(record)
+                except Exception as exc:  # noqa: BLE001
+                    error = exc
+            dist.agree(None, error)
+        if not dist.is_main:
+            results = read_results(rd.path)
         return RunSummary(choice, rd.path, results)
 
     def _generate(self, rd: RunDir, choice: ModelChoice, spec: PluginSpec,
-                  samples: list[Sample]) -> dict[str, str]:
-        """Edit every sample without an output yet; returns ``{sample id: error}`` failures."""
+                  samples: list[Sample], rank: int = 0) -> dict[str, str]:
+        """Edit every sample without an output yet; returns ``{sample id: error}`` failures.
+
+        ``samples`` is this rank's slice; API models' usage goes to ``usage.jsonl``."""
         todo = [s for s in samples if not rd.output_path(s.id).is_file()]
         failures: dict[str, str] = {}
         if not todo:
             return failures
-        settings = {"device": self.opts.device, "batch_size": self.opts.batch_size}
+        settings = {"device": distributed.context().device(self.opts.device),
+                    "batch_size": self.opts.batch_size}
         if self.opts.task.generation.resolution is not None:
             settings["resolution"] = self.opts.task.generation.resolution
         model = spec.build(choice.args, **settings)
         uses_target = bool(getattr(model, "uses_target", False))
-        bar = progress_bar(len(todo), f"generate {choice.slug}", self.opts.progress)
+        where = f" [rank {rank}]" if distributed.context().distributed else ""
+        bar = progress_bar(len(todo), f"generate {choice.slug}{where}", self.opts.progress)
+        drain_usage = getattr(model, "drain_usage", None)
         size = max(1, self.opts.batch_size)
         for start in range(0, len(todo), size):
             batch = todo[start:start + size]
@@ -203,6 +269,8 @@ class Runner:
                 for s in batch
             ]
             outputs = model.edit(requests)
+            if drain_usage is not None:
+                append_usage(rd.path, drain_usage(), rank=rank)
             if len(outputs) != len(requests):
                 raise MebenchError(f"returned {len(outputs)} images for {len(requests)} requests",
                                    where=f"model {choice.name!r}")

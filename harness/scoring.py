@@ -62,11 +62,12 @@ class Scorer:
     """Computes the flow metrics of every generated sample not already scored."""
 
     def __init__(self, rd: RunDir, flows: FlowService, metrics: list[FlowMetric], *,
-                 progress: bool = True) -> None:
+                 progress: bool = True, save_flow: bool = False) -> None:
         self.rd = rd
         self.flows = flows
         self.metrics = metrics
         self.progress = progress
+        self.save_flow = save_flow
         self.key = hashlib.sha256(repr((flows.identity, [(m.name, m.settings()) for m in
                                                           metrics])).encode()).hexdigest()
 
@@ -102,7 +103,8 @@ class Scorer:
                 continue
             sha = _file_sha(path)
             old = done.get(s.id)
-            if old and old.get("scoring_key") == self.key and old.get("output_sha256") == sha:
+            if old and old.get("scoring_key") == self.key and old.get("output_sha256") == sha \
+                    and not self._pictures_missing(s.id):
                 records[s.id] = old
             else:
                 todo.append((s, sha))
@@ -130,6 +132,8 @@ class Scorer:
             pairs.append(FlowPair(p.source, p.target, src_digest, tgt_digest))
             pairs.append(FlowPair(p.source, p.edited, src_digest, p.edited_digest))
         flows = self.flows.flows(pairs)
+        if self.save_flow:
+            self._save_flow_pictures(chunk, flows)
         values: list[dict[str, float]] = [{} for _ in chunk]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i in range(len(chunk)):
@@ -156,6 +160,22 @@ class Scorer:
             for i, p in enumerate(chunk)
         ]
 
+    def _pictures_missing(self, sample_id: str) -> bool:
+        folder = self.rd.path / "flows"
+        return self.save_flow and not all((folder / f"{sample_id}_{kind}.png").is_file()
+                                          for kind in ("gt", "pred"))
+
+    def _save_flow_pictures(self, chunk: list[_Prepared], flows: list[np.ndarray]) -> None:
+        """``flows/<id>_gt.png`` and ``flows/<id>_pred.png`` (Middlebury colours, one scale)."""
+        from mebench.flowviz import save_flow_png
+
+        for i, p in enumerate(chunk):
+            gt, pred = flows[2 * i], flows[2 * i + 1]
+            longest = max(float(np.sqrt((f ** 2).sum(0)).max()) for f in (gt, pred))
+            scale = longest if longest > 0 else None
+            save_flow_png(gt, self.rd.path / "flows" / f"{p.sample.id}_gt.png", scale)
+            save_flow_png(pred, self.rd.path / "flows" / f"{p.sample.id}_pred.png", scale)
+
 
 def _failure(sample: Sample, stage: str, error: str) -> dict[str, Any]:
     return {"id": sample.id, "category": sample.category, "instruction": sample.instruction,
@@ -163,8 +183,13 @@ def _failure(sample: Sample, stage: str, error: str) -> dict[str, Any]:
 
 
 def aggregate(task: TaskConfig, choice: ModelChoice, flows: FlowService,
-              records: list[dict[str, Any]], *, seed: int) -> dict[str, Any]:
-    """results.json: per-metric mean and bootstrap 95% CI, per category, n and n_failed."""
+              records: list[dict[str, Any]], *, seed: int,
+              judge: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """results.json: per-metric mean and bootstrap 95% CI, per category, n and n_failed.
+
+    ``judge`` is the judge stage's block (name, model, mode, prompt, n_judged, n_failed, usage,
+    cost_usd; see :mod:`mebench.judging.stage`), kept as ``results["judge"]``; the judge's
+    per-sample scores are already in the records' metrics."""
     ok = [r for r in records if r["status"] == "ok"]
     names = sorted({k for r in ok for k in r["metrics"]})
 
@@ -195,4 +220,5 @@ def aggregate(task: TaskConfig, choice: ModelChoice, flows: FlowService,
         "by_category": by_category,
         "failures": [{"id": r["id"], "stage": r["stage"], "error": r["error"]}
                      for r in records if r["status"] != "ok"],
+        **({"judge": dict(judge)} if judge is not None else {}),
     }

@@ -11,8 +11,12 @@ from collections.abc import Sequence
 
 import click
 
-from mebench import __version__
-from mebench.cli import compare_cmd, list_cmd, run_cmd, validate_cmd
+from mebench import __version__, distributed
+from mebench.cli import compare_cmd, list_cmd, motion_stats_cmd, run_cmd, validate_cmd
+from mebench.cli import agreement_cmd, pairs_cmd
+from mebench.cli import download_cmd
+from mebench.cli import grid_cmd
+from mebench.cli import train_cmd
 from mebench.errors import MebenchError
 from mebench.plugin_manager import MebenchPluginManager, get_plugin_manager
 
@@ -41,7 +45,8 @@ def build_cli(pm: MebenchPluginManager) -> click.Group:
         """mebench: evaluate image editors on motion-centric edits (MotionEdit-Bench, MAS)."""
         ctx.obj = pm
 
-    for module in (list_cmd, validate_cmd, run_cmd, compare_cmd):
+    for module in (list_cmd, validate_cmd, run_cmd, compare_cmd, motion_stats_cmd, agreement_cmd,
+                   pairs_cmd, download_cmd, grid_cmd, train_cmd):
         module.register(cli)
     pm.hook.mebench_register_commands(cli=cli)
     return cli
@@ -60,4 +65,6 @@ def _prescan_plugins(args: Sequence[str]) -> list[str] | None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     pm = get_plugin_manager(allow=_prescan_plugins(args))
-    build_cli(pm).main(args, prog_name="mebench", obj=pm)
+    # under torchrun / accelerate launch only rank 0 prints; the process group is left at exit
+    with distributed.launched():
+        build_cli(pm).main(args, prog_name="mebench", obj=pm)

@@ -34,10 +34,26 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Dataset options, e.g. size=512,num_samples=120 for the synthetic task."),
         click.option("--device", default=None, help="Device for models and flow (cpu, cuda, ...)."),
         click.option("--flow-batch-size", type=int, default=8, show_default=True),
+        click.option("--flow-dtype", default="fp32", show_default=True,
+                     type=click.Choice(["fp32", "bf16", "fp16"]),
+                     help="Run a learned flow estimator under torch.autocast in this dtype."),
+        click.option("--save-flow", is_flag=True,
+                     help="Also write flows/<id>_gt.png and flows/<id>_pred.png (Middlebury "
+                     "colour coding) in each run folder."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
                      default=None, help="Flow cache (default $MEBENCH_HOME/cache)."),
         click.option("--no-cache", is_flag=True, help="Do not read or write the flow cache."),
         click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+        click.option("--judge", default=None, metavar="NAME",
+                     help="MLLM judge (see `mebench list judges`), replacing the task's judge: "
+                     "section; 'none' skips judging."),
+        click.option("--judge-args", default=None, metavar="K=V,...",
+                     help="Judge arguments, over the task's: model=, mode=rubric|expected-score, "
+                     "prompt=, reference=true, base_url=, temperature=, seed=, max_tokens=, "
+                     "timeout=, max_retries=."),
+        click.option("--judge-concurrency", type=int, default=None, metavar="N",
+                     help="Judge requests in flight at once (default: the judge's own, e.g. "
+                     "16 for openai, 8 for gemini)."),
         click.option("--format", "fmt", default="table", show_default=True,
                      type=click.Choice(["table", "markdown", "latex", "csv", "json"]),
                      help="Format of the summary table."),
@@ -64,8 +80,12 @@ def _execute(pm: MebenchPluginManager, models: list[tuple[str, dict[str, Any]]],
         flow=kw["flow"], flow_args=parse_kv(kw["flow_args"], "--flow-args"),
         limit=kw["limit"], seed=kw["seed"], output=kw["output"], device=kw["device"],
         batch_size=kw.get("batch_size", 1), flow_batch_size=kw["flow_batch_size"],
+        flow_dtype=None if kw["flow_dtype"] == "fp32" else kw["flow_dtype"],
+        save_flow=kw["save_flow"],
         cache_dir=kw["cache_dir"], use_cache=not kw["no_cache"],
         progress=not kw["no_progress"], command=["mebench", *sys.argv[1:]],
+        judge=kw["judge"], judge_args=parse_kv(kw["judge_args"], "--judge-args"),
+        judge_concurrency=kw["judge_concurrency"],
     )
     summaries = Runner(pm, options).run()
     runs = [s.results for s in summaries]
@@ -74,6 +94,9 @@ def _execute(pm: MebenchPluginManager, models: list[tuple[str, dict[str, Any]]],
         r = s.results
         mas = r["metrics"].get("mas", {}).get("mean")
         mas_text = "" if mas is None else f", MAS {mas:.2f}"
+        if "judge" in r:
+            j = r["judge"]
+            mas_text += f", judged {j['n_judged'] - j['n_failed']}/{j['n_judged']} ({j['name']})"
         click.echo(f"{s.model.slug}: {r['n_scored']}/{r['n']} scored, {r['n_failed']} failed"
                    f"{mas_text} -> {s.path}")
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mebench.data.imgedit import GENERATOR as IMGEDIT, load_imgedit
 from mebench.errors import MebenchError, did_you_mean
 from mebench.images import ImageRef
 from mebench.types import Sample
@@ -177,6 +178,7 @@ def _load_synthetic(cfg: DatasetConfig, limit: int | None) -> list[Sample]:
 
 BUILTIN_GENERATORS: Mapping[str, Callable[[DatasetConfig, int | None], list[Sample]]] = {
     "motionedit-synthetic": _load_synthetic,
+    IMGEDIT: load_imgedit,
 }
 
 
@@ -200,12 +202,16 @@ def effective_dataset(task: TaskConfig, dataset_path: str | None = None,
     """The task's dataset with ``--dataset-path`` (a local copy) and ``--dataset-args`` applied.
 
     A local path replaces a hub id: a folder holding ``metadata.jsonl`` is a folder dataset,
-    anything else parquet.
+    anything else parquet. For a builtin loader that reads files (``imgedit-basic``), the path
+    becomes its ``path`` option.
     """
     import types
 
     cfg = task.dataset
-    if dataset_path is not None:
+    if dataset_path is not None and cfg.source == "builtin" and cfg.path == IMGEDIT:
+        path_option = {"path": str(Path(dataset_path).expanduser())}
+        cfg = replace(cfg, options=types.MappingProxyType({**cfg.options, **path_option}))
+    elif dataset_path is not None:
         p = Path(dataset_path).expanduser()
         source = "folder" if (p / "metadata.jsonl").is_file() else "parquet"
         cfg = replace(cfg, source=source, path=str(p))

@@ -27,6 +27,7 @@ from mebench.errors import MebenchError, did_you_mean
 DatasetSource = Literal["hub", "parquet", "folder", "builtin"]
 DATASET_SOURCES: tuple[str, ...] = ("hub", "parquet", "folder", "builtin")
 TASK_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]*"
+JUDGE_MODES: tuple[str, ...] = ("rubric", "expected-score")
 
 
 def freeze(value: Any) -> Any:
@@ -132,11 +133,18 @@ class MetricConfig:
 
 @dataclass(frozen=True)
 class JudgeConfig:
-    """The MLLM judge: a registered name, the model it calls, the prompt id, extra arguments."""
+    """The MLLM judge: a registered name, the model it calls, the prompt id, extra arguments.
+
+    ``mode`` is how it scores (``rubric``: fidelity, preservation, coherence 0-5 and Overall;
+    ``expected-score``: MotionNFT's MLLM reward 0-1); ``reference`` whether the judge is shown
+    the ground-truth target beside the source and the edited image.
+    """
 
     name: str
     model: str | None = None
     prompt: str | None = None
+    mode: str = "rubric"
+    reference: bool = False
     args: Mapping[str, Any] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
@@ -258,6 +266,12 @@ def _integer(minimum: int, *, nullable: bool = False) -> Check:
     return check
 
 
+def _boolean(node: Node, path: str) -> bool:
+    if not isinstance(node.value, bool):
+        raise _fail(node, path, "true or false")
+    return node.value
+
+
 def _plain(node: Node) -> Any:
     if isinstance(node.value, dict):
         return {key: _plain(child) for key, child in node.value.items()}
@@ -308,6 +322,12 @@ class _Builder:
             "judge": (self.judge, False), "include": (lambda n, p: None, False),
         })
         values.pop("include", None)  # resolved by the loader before checking
+        if values.get("metrics") == () and values.get("judge") is None and not self.partial:
+            raise MebenchError("expected a non-empty list of metrics: 'metrics: []' is only "
+                               "for a task with a judge (a judged-only task)",
+                               where=where(node.value["metrics"].file,
+                                           node.value["metrics"].line, "metrics"),
+                               hint="list a metric, or add a 'judge:' section")
         task: TaskConfig | None = self.make(TaskConfig, values)
         return task
 
@@ -360,8 +380,8 @@ class _Builder:
         return self.make(FlowConfig, values)
 
     def metrics(self, node: Node, path: str) -> tuple[MetricConfig, ...]:
-        if not isinstance(node.value, list) or not node.value:
-            raise _fail(node, path, "a non-empty list of metrics (names or {name, args})")
+        if not isinstance(node.value, list):
+            raise _fail(node, path, "a list of metrics (names or {name, args}; [] for none)")
         metrics: list[MetricConfig] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(node.value):
@@ -389,6 +409,12 @@ class _Builder:
             return None
         values = self.section(node, path, {
             "name": (_string, True), "model": (_optional_string, False),
-            "prompt": (_optional_string, False), "args": (_args, False),
+            "prompt": (_optional_string, False), "mode": (self.judge_mode, False),
+            "reference": (_boolean, False), "args": (_args, False),
         })
         return self.make(JudgeConfig, values)
+
+    def judge_mode(self, node: Node, path: str) -> str:
+        if not isinstance(node.value, str) or node.value not in JUDGE_MODES:
+            raise _fail(node, path, "one of " + ", ".join(JUDGE_MODES))
+        return node.value

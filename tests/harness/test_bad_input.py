@@ -159,11 +159,12 @@ def test_synthetic_motion_outside_the_synthetic_task(invoke, tmp_path: Path) -> 
     assert not (tmp_path / "o" / "synthetic-motion" / "results.json").exists()
 
 
-def test_a_task_with_a_judge_section_is_not_silently_unjudged(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_task_naming_an_unknown_judge_is_refused(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     task = tmp_path / "judged.yaml"
     task.write_text("task: judged\nversion: 1\ninclude: _motionedit_base\n"
                     "dataset: {source: builtin, path: motionedit-synthetic}\n"
-                    "judge: {name: gemini}\n")
+                    "judge: {name: gemeni}\n")
     line = _one_line_error(_run(invoke, "--task", str(task), "--model", "identity",
                                 "--limit", "2", "--output", str(tmp_path / "o")))
-    assert "unknown judge 'gemini'" in line
+    assert "unknown judge 'gemeni'" in line and "did you mean 'gemini'" in line
+    assert not (tmp_path / "o" / "identity" / "results.json").exists()

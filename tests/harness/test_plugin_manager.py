@@ -27,8 +27,14 @@ from mebench.errors import MebenchError
 from mebench.hookspecs import Register, hookimpl
 from mebench.plugin_manager import MebenchPluginManager, PluginSpec, get_plugin_manager
 
-BUILT_IN_MODELS = {"folder", "ground-truth", "identity", "synthetic-motion"}
-BUILT_IN_FLOWS = {"opencv-dis", "opencv-farneback"}
+def _own_names(kind: str) -> set[str]:
+    """What mebench's own entry points register (third-party autoload off)."""
+    return set(get_plugin_manager(autoload=False).specs(kind))  # type: ignore[arg-type]
+
+
+BUILT_IN_MODELS = _own_names("model")
+BUILT_IN_FLOWS = _own_names("flow")
+REFERENCE_MODELS = {"folder", "ground-truth", "identity", "synthetic-motion"}
 
 
 def _models(*names: str, fail: Exception | None = None) -> object:
@@ -251,14 +257,14 @@ def test_an_unknown_name_suggests_the_closest_and_lists_the_known(
     assert info.value.message == "unknown model 'identiy'"
     assert info.value.hint is not None
     assert info.value.hint.startswith("did you mean 'identity'? known: ")
-    assert info.value.hint.endswith("folder, ground-truth, identity, synthetic-motion")
+    assert all(name in info.value.hint for name in REFERENCE_MODELS)
 
 
 def test_an_unknown_name_without_a_close_one_only_lists(pm: MebenchPluginManager) -> None:
     with pytest.raises(MebenchError) as info:
-        pm.get("flow", "raft-large")
+        pm.get("flow", "qqq")
 
-    assert info.value.hint == "known: opencv-dis, opencv-farneback"
+    assert info.value.hint == "known: " + ", ".join(sorted(BUILT_IN_FLOWS))
 
 
 def test_the_built_ins_come_from_the_mebench_distribution(pm: MebenchPluginManager) -> None:
@@ -395,7 +401,7 @@ def test_list_shows_every_section_with_the_built_ins(pm: MebenchPluginManager) -
     rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
     assert rows["identity"].rstrip().endswith(f"mebench {mebench.__version__}")
     assert "motionedit-synthetic" in rows
-    assert "judges:\n  (none)\n" in result.output
+    assert "judges:\n" in result.output
 
 
 def test_list_json_parses_and_has_every_section(pm: MebenchPluginManager) -> None:

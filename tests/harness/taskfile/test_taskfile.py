@@ -57,7 +57,7 @@ def load_error(path: Path, **kwargs: object) -> MebenchError:
 
 def test_shipped_tasks_are_listed_without_the_base() -> None:
     index = TaskIndex([builtin_task_dir()])
-    assert index.names() == ["motionedit", "motionedit-synthetic"]
+    assert index.names() == ["imgedit", "motionedit", "motionedit-synthetic"]
     assert (builtin_task_dir() / "_motionedit_base.yaml").is_file()
 
 
@@ -143,7 +143,7 @@ def test_content_hash_same_without_include_and_different_on_change(tmp_path: Pat
         pytest.param(MINIMAL + "  columns:\n    id: key\n    sorce: img\n",
                      "t.yaml:8: dataset.columns.sorce", "unknown key 'sorce'",
                      "did you mean 'source'?", id="unknown-deep"),
-        pytest.param(MINIMAL + "judge: {name: gemini, modle: x}\n", "t.yaml:6: judge.modle",
+        pytest.param(MINIMAL + "judge: {name: gemini, modl: x}\n", "t.yaml:6: judge.modl",
                      "unknown key", "did you mean 'model'?", id="unknown-judge"),
         pytest.param(MINIMAL + "generation:\n  seed: true\n", "t.yaml:7: generation.seed",
                      "expected a non-negative integer, got true (a boolean)", None,
@@ -404,7 +404,8 @@ def test_validate_paths_collects_every_error(tmp_path: Path) -> None:
 
 def test_validate_paths_expands_folders_without_bases() -> None:
     results = validate_paths([builtin_task_dir()])
-    assert [path.name for path, _ in results] == ["motionedit-synthetic.yaml", "motionedit.yaml"]
+    assert [path.name for path, _ in results] == [
+        "imgedit.yaml", "motionedit-synthetic.yaml", "motionedit.yaml"]
     assert all(isinstance(result, TaskConfig) for _, result in results)
 
 
