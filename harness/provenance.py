@@ -49,7 +49,7 @@ def git_hash() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def run_record(runner: Runner, choice: ModelChoice, spec: PluginSpec, flows: FlowService,
+def run_record(runner: Runner, choice: ModelChoice, spec: PluginSpec, flows: FlowService | None,
                metrics: list[FlowMetric], generation_key: str) -> dict[str, Any]:
     opts = runner.opts
     return {
@@ -69,7 +69,7 @@ def run_record(runner: Runner, choice: ModelChoice, spec: PluginSpec, flows: Flo
         "seed": runner.seed,
         "device": opts.device,
         "batch_size": opts.batch_size,
-        "flow": flows.identity,
+        "flow": None if flows is None else flows.identity,
         "metrics": {m.name: m.settings() for m in metrics},
         "versions": versions(runner.pm.distribution_versions()),
         "git": git_hash(),

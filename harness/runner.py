@@ -146,12 +146,17 @@ class Runner:
         specs = self._model_specs()  # unknown names fail before any work
         self.judge = self._judge_setup()  # a bad judge name, argument or key fails first
         metrics = self._metrics()
-        flows = self._flow_service()
+        flows = self._flow_service() if metrics else None  # a judge-only task needs no flow
         t0 = time.perf_counter()
         samples = load_samples(self.opts.dataset, self.opts.limit)
         if any(m.needs_exact for m in metrics) and any(s.flow is None for s in samples):
             raise MebenchError("a metric needs exact ground-truth flow, which this dataset lacks",
                                where="metrics", hint="remove flow_epe from the task")
+        missing = next((s.id for s in samples if s.target is None), None)
+        if metrics and missing is not None:
+            raise MebenchError("flow metrics need a target image, and this sample has none",
+                               where=f"sample {missing!r}",
+                               hint="set dataset.columns.target, or use a judge-only task")
         self.timings["samples"] = time.perf_counter() - t0
         summaries = []
         for choice, spec in zip(self.opts.models, specs):
@@ -165,7 +170,7 @@ class Runner:
     # 2-5. One model ----------------------------------------------------------------------------
 
     def _run_model(self, choice: ModelChoice, spec: PluginSpec, samples: list[Sample],
-                   flows: FlowService, metrics: list[FlowMetric]) -> RunSummary:
+                   flows: FlowService | None, metrics: list[FlowMetric]) -> RunSummary:
         from mebench.provenance import run_record
         from mebench.scoring import Scorer, aggregate
 
@@ -227,8 +232,9 @@ class Runner:
                     rd.write_samples(records)
                     rd.write_results(results)
                     record["timings"] = {**self.timings, **timings}
-                    record["flow_counts"] = {"computed_total": flows.computed,
-                                             "reused_total": flows.hits}
+                    if flows is not None:
+                        record["flow_counts"] = {"computed_total": flows.computed,
+                                                 "reused_total": flows.hits}
                     usage = usage_totals(rd.path)
                     if usage is not None:
                         record["usage"] = usage

@@ -52,7 +52,7 @@ class _Prepared:
     sample: Sample
     edited: Image.Image
     source: Image.Image
-    target: Image.Image
+    target: Image.Image | None  # None for a task without flow metrics (nothing to compare)
     edited_digest: str
     output_sha: str
     resized: dict[str, list[int]] | None
@@ -61,14 +61,14 @@ class _Prepared:
 class Scorer:
     """Computes the flow metrics of every generated sample not already scored."""
 
-    def __init__(self, rd: RunDir, flows: FlowService, metrics: list[FlowMetric], *,
+    def __init__(self, rd: RunDir, flows: FlowService | None, metrics: list[FlowMetric], *,
                  progress: bool = True, save_flow: bool = False) -> None:
         self.rd = rd
         self.flows = flows
         self.metrics = metrics
         self.progress = progress
         self.save_flow = save_flow
-        self.key = hashlib.sha256(repr((flows.identity, [(m.name, m.settings()) for m in
+        self.key = hashlib.sha256(repr((flows and flows.identity, [(m.name, m.settings()) for m in
                                                           metrics])).encode()).hexdigest()
 
     def _prepare(self, sample: Sample, output_sha: str) -> _Prepared:
@@ -80,13 +80,12 @@ class Scorer:
         with Image.open(path) as im:
             edited = im.convert("RGB")
         source = sample.source.load()
-        if sample.target is None:
-            raise ValueError(f"sample {sample.id!r} has no target image")
-        target = sample.target.load()
+        target = sample.target.load() if self.metrics and sample.target is not None else None
         resized = {name: list(im.size) for name, im in (("source", source), ("target", target))
-                   if im.size != edited.size} or None
+                   if im is not None and im.size != edited.size} or None
         return _Prepared(sample, edited, _resize(source, edited.size),
-                         _resize(target, edited.size), pixel_digest(edited), output_sha, resized)
+                         None if target is None else _resize(target, edited.size),
+                         pixel_digest(edited), output_sha, resized)
 
     def score(self, samples: list[Sample], failures: Mapping[str, str],
               desc: str = "motion") -> list[dict[str, Any]]:
@@ -125,11 +124,13 @@ class Scorer:
         from mebench.images import pixel_digest
         from mebench.metrics.flowmetrics import FlowBatch
 
+        if self.flows is None or not self.metrics:  # a judge-only task (ImgEdit): no flows
+            return [self._record(p, {}) for p in chunk]
         pairs: list[FlowPair] = []
         for p in chunk:
             src_digest = pixel_digest(p.source) if p.resized else p.sample.source.digest
             tgt_digest = pixel_digest(p.target) if p.resized else p.sample.target.digest  # type: ignore[union-attr]
-            pairs.append(FlowPair(p.source, p.target, src_digest, tgt_digest))
+            pairs.append(FlowPair(p.source, p.target, src_digest, tgt_digest))  # type: ignore[arg-type]
             pairs.append(FlowPair(p.source, p.edited, src_digest, p.edited_digest))
         flows = self.flows.flows(pairs)
         if self.save_flow:
@@ -152,13 +153,14 @@ class Scorer:
                 for name, vals in metric.compute(batch).items():
                     for i, v in zip(idx, vals):
                         values[i][name] = round(float(v), 6)
-        return [
-            {"id": p.sample.id, "category": p.sample.category, "instruction": p.sample.instruction,
-             "status": "ok", "output": f"outputs/{p.sample.id}.png", "output_sha256": p.output_sha,
-             "size": list(p.edited.size), "resized": p.resized, "metrics": values[i],
-             "scoring_key": self.key}
-            for i, p in enumerate(chunk)
-        ]
+        return [self._record(p, values[i]) for i, p in enumerate(chunk)]
+
+    def _record(self, p: _Prepared, metrics: dict[str, float]) -> dict[str, Any]:
+        return {"id": p.sample.id, "category": p.sample.category,
+                "instruction": p.sample.instruction, "status": "ok",
+                "output": f"outputs/{p.sample.id}.png", "output_sha256": p.output_sha,
+                "size": list(p.edited.size), "resized": p.resized, "metrics": metrics,
+                "scoring_key": self.key}
 
     def _pictures_missing(self, sample_id: str) -> bool:
         folder = self.rd.path / "flows"
@@ -182,7 +184,7 @@ def _failure(sample: Sample, stage: str, error: str) -> dict[str, Any]:
             "status": "failed", "stage": stage, "error": error}
 
 
-def aggregate(task: TaskConfig, choice: ModelChoice, flows: FlowService,
+def aggregate(task: TaskConfig, choice: ModelChoice, flows: FlowService | None,
               records: list[dict[str, Any]], *, seed: int,
               judge: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """results.json: per-metric mean and bootstrap 95% CI, per category, n and n_failed.
@@ -211,7 +213,7 @@ def aggregate(task: TaskConfig, choice: ModelChoice, flows: FlowService,
         "model": choice.name,
         "model_args": choice.args,
         "run_name": choice.slug,
-        "flow": {"name": flows.spec.name, "args": flows.args},
+        "flow": None if flows is None else {"name": flows.spec.name, "args": flows.args},
         "seed": seed,
         "n": len(records),
         "n_scored": len(ok),

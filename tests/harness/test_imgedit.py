@@ -135,3 +135,26 @@ def test_every_category_has_a_rubric_with_the_instruction_slot() -> None:
     assert re.fullmatch(r"[0-9a-f]{12}", rubric_version())
     with pytest.raises(MebenchError, match="no ImgEdit rubric for category 'Warp'"):
         rubric_file("Warp")
+
+
+def test_imgedit_runs_end_to_end_judge_only(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """No target, no flow: the run generates, judges each sample with its category's rubric and
+    prints the Table 2 layout with --by-category."""
+    from servers.judge_api import FakeJudgeAPI
+
+    release = write_release(tmp_path / "Basic")
+    with FakeJudgeAPI() as api:
+        result = invoke("run", "--task", "imgedit", "--dataset-path", str(release),
+                        "--model", "identity", "--output", str(tmp_path / "runs"),
+                        "--no-progress", "--judge", "openai-compatible", "--judge-args",
+                        f"base_url={api.openai_base_url},model=judge-model")
+        assert result.exit_code == 0, result.output
+        prompts = [e for e in api.exchanges()]
+    assert len(prompts) == len(ENTRIES)
+    results = json.loads((tmp_path / "runs" / "identity" / "results.json").read_text())
+    assert results["flow"] is None and "mas" not in results["metrics"]
+    assert results["metrics"]["overall"]["n"] + results["judge"]["n_failed"] == len(ENTRIES)
+    assert set(results["by_category"]) == {"Adjust", "Add", "Hybrid", "Action", "Extract"}
+    table = invoke("compare", str(tmp_path / "runs" / "identity"), "--by-category")
+    assert table.exit_code == 0, table.output
+    assert "Background" in table.output and "Ovl." in table.output
