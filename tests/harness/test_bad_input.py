@@ -42,7 +42,8 @@ def write_bench_parquet(path: Path, n: int = 4, *, drop: str | None = None,
 
 
 def _run(invoke, *args: str):  # type: ignore[no-untyped-def]
-    return invoke("run", "--no-progress", *args)
+    # motionedit's own flow (UniMatch) needs weights, which tests do not have; a later --flow wins
+    return invoke("run", "--no-progress", "--flow", "opencv-dis", *args)
 
 
 def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
@@ -168,3 +169,12 @@ def test_a_task_naming_an_unknown_judge_is_refused(invoke, tmp_path: Path) -> No
                                 "--limit", "2", "--output", str(tmp_path / "o")))
     assert "unknown judge 'gemeni'" in line and "did you mean 'gemini'" in line
     assert not (tmp_path / "o" / "identity" / "results.json").exists()
+
+
+def test_motionedit_uses_unimatch_and_says_where_its_weights_go(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = write_bench_parquet(tmp_path / "g.parquet", n=2)
+    result = invoke("run", "--no-progress", "--task", "motionedit", "--dataset-path", str(data),
+                    "--model", "identity", "--output", str(tmp_path / "o"))
+    line = _one_line_error(result)
+    assert "unimatch" in line and "mebench download unimatch" in line
+    assert "checkpoint=PATH" in line

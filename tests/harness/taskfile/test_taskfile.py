@@ -70,7 +70,7 @@ def test_motionedit_fields() -> None:
     assert task.dataset.columns == ColumnMap(
         id="id", instruction="prompt", source="input_image", target="target_image", category=None)
     assert task.generation.seed == 0 and task.generation.resolution is None
-    assert task.flow.name == "opencv-dis"
+    assert task.flow.name == "unimatch"
     assert [m.name for m in task.metrics] == ["mas", "motion_reward"]
     assert "1,015" in task.description and "6 categories" in task.description
     assert "UniMatch" in (builtin_task_dir() / "motionedit.yaml").read_text()
