@@ -105,6 +105,7 @@ class Runner:
         self.seed = options.seed if options.seed is not None else options.task.generation.seed
         self.timings: dict[str, float] = {}
         self.judge: JudgeSetup | None = None
+        self.model_settings: dict[str, dict[str, Any]] = {}
 
     # 1. Check inputs and build the shared parts ----------------------------------------------
 
@@ -184,10 +185,12 @@ class Runner:
         dist.init(self.opts.device)
         with contextlib.ExitStack() as stack:
             error: Exception | None = None
+            previous_settings: dict[str, Any] | None = None
             if dist.is_main:
                 try:
                     stack.enter_context(rd.locked())
                     rd.check_compatible(self.opts.task.task, generation_key)
+                    previous_settings = (rd.read_run_json() or {}).get("model_settings")
                     record = run_record(self, choice, spec, flows, metrics, generation_key)
                     if dist.distributed:
                         record["distributed"] = {"world_size": dist.world_size}
@@ -238,6 +241,10 @@ class Runner:
                     usage = usage_totals(rd.path)
                     if usage is not None:
                         record["usage"] = usage
+                    if choice.slug in self.model_settings:
+                        record["model_settings"] = self.model_settings[choice.slug]
+                    elif previous_settings is not None:  # a resumed run built no model
+                        record["model_settings"] = previous_settings
                     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
                     rd.write_run_json(record)
                 except Exception as exc:  # noqa: BLE001
@@ -260,7 +267,11 @@ class Runner:
                     "batch_size": self.opts.batch_size}
         if self.opts.task.generation.resolution is not None:
             settings["resolution"] = self.opts.task.generation.resolution
-        model = spec.build(choice.args, **settings)
+        # what the user gave in --model-args wins over the runner's settings
+        model = spec.build(choice.args, **{k: v for k, v in settings.items()
+                                           if k not in choice.args})
+        if hasattr(model, "settings"):  # the adapter's effective settings, for run.json
+            self.model_settings[choice.slug] = model.settings()
         uses_target = bool(getattr(model, "uses_target", False))
         where = f" [rank {rank}]" if distributed.context().distributed else ""
         bar = progress_bar(len(todo), f"generate {choice.slug}{where}", self.opts.progress)
