@@ -226,18 +226,22 @@ class JudgeStage:
                        results: dict[int, JudgeResult], bar: Any) -> None:
         judge = self.setup.judge
         limit = asyncio.Semaphore(self.setup.concurrency)
+        # requests are prepared (images read and encoded, in threads) ahead of a free slot, at most
+        # two per slot, so a slot is held only while a request is in flight
+        prepared = asyncio.Semaphore(2 * self.setup.concurrency)
         identity = self.setup.identity
 
         async def one(item: _Item) -> None:
-            async with limit:
+            async with prepared:
                 request = await asyncio.to_thread(self._request, item)
-                self.requested += 1
-                try:
-                    result = await judge.score(request)
-                except MebenchError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a plugin bug fails one sample, loudly
-                    result = _failure(judge, f"{type(exc).__name__}: {exc}")
+                async with limit:
+                    self.requested += 1
+                    try:
+                        result = await judge.score(request)
+                    except MebenchError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - a plugin bug fails one sample
+                        result = _failure(judge, f"{type(exc).__name__}: {exc}")
             if not isinstance(result, JudgeResult):
                 raise MebenchError(f"score() returned {type(result).__name__}, not a JudgeResult",
                                    where=f"judge {self.setup.choice.name!r}")
