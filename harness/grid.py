@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mebench.errors import MebenchError, did_you_mean
-from mebench.rundir import PARTIAL_JSONL, RUN_JSON, SAMPLES_JSONL
+from mebench.rundir import PARTIAL_JSONL, RUN_JSON, SAMPLES_JSONL, read_records
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -76,18 +76,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _records(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Per-sample records: samples.jsonl of a finished run, else what scoring has written."""
     path = run_dir / SAMPLES_JSONL
-    if not path.is_file():
-        path = run_dir / PARTIAL_JSONL
-    records: dict[str, dict[str, Any]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "id" in record:
-                records[str(record["id"])] = record
-    return records
+    return read_records(path if path.is_file() else run_dir / PARTIAL_JSONL)
 
 
 def find_runs(paths: Sequence[Path]) -> list[GridRun]:

@@ -108,18 +108,7 @@ class RunDir:
 
     def read_partial(self) -> dict[str, dict[str, Any]]:
         """Records written so far, by sample id; a torn final line (a kill mid-write) is dropped."""
-        path = self.path / PARTIAL_JSONL
-        records: dict[str, dict[str, Any]] = {}
-        if not path.is_file():
-            return records
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "id" in record:
-                records[record["id"]] = record
-        return records
+        return read_records(self.path / PARTIAL_JSONL)
 
     def append_partial(self, records: list[dict[str, Any]]) -> None:
         path = self.path / PARTIAL_JSONL
@@ -145,6 +134,22 @@ def _ensure_newline(path: Path, fh: Any) -> None:
         rb.seek(-1, os.SEEK_END)
         if rb.read(1) != b"\n":
             fh.write("\n")
+
+
+def read_records(path: Path) -> dict[str, dict[str, Any]]:
+    """Per-sample records of a JSONL file by sample id (later lines win); lines that do not
+    parse, such as one torn by a kill, are skipped; a missing file has none."""
+    records: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "id" in record:
+            records[str(record["id"])] = record
+    return records
 
 
 def read_results(run_dir: Path) -> dict[str, Any]:

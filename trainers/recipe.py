@@ -27,7 +27,7 @@ from yaml.constructor import SafeConstructor
 
 from mebench.errors import MebenchError, did_you_mean
 from mebench.taskfile.loader import _convert, _merge
-from mebench.taskfile.schema import Node, describe, freeze, where
+from mebench.taskfile.schema import Node, args_mapping, describe, where
 from mebench.trainers.recipe_schema import (
     AdvantageConfig, BackboneConfig, DatasetConfig, EMAConfig, GroupFilterConfig, LoraConfig,
     NFTConfig, OldPolicyConfig, OptimizerConfig, RecipeConfig, RewardConfig, SamplingConfig,
@@ -125,21 +125,6 @@ def _name(node: Node, path: str) -> str:
     return node.value
 
 
-def _plain(node: Node) -> Any:
-    if isinstance(node.value, dict):
-        return {k: _plain(v) for k, v in node.value.items()}
-    if isinstance(node.value, list):
-        return [_plain(v) for v in node.value]
-    return node.value
-
-
-def _args(node: Node, path: str) -> Mapping[str, Any]:
-    if not isinstance(node.value, dict):
-        raise _fail(node, path, "a mapping of argument names to values")
-    frozen: Mapping[str, Any] = freeze(_plain(node))
-    return frozen
-
-
 def _strings(node: Node, path: str) -> tuple[str, ...]:
     if not isinstance(node.value, list) or not node.value:
         raise _fail(node, path, "a non-empty list of strings")
@@ -193,7 +178,7 @@ def _rewards(node: Node, path: str) -> tuple[RewardConfig, ...]:
     if not isinstance(node.value, list) or not node.value:
         raise _fail(node, path, "a non-empty list of rewards {name, weight, args}")
     reward = _section(RewardConfig, {"name": _name, "weight": _number(nonzero=True),
-                                     "args": _args})
+                                     "args": args_mapping})
     items: list[RewardConfig] = []
     for i, item in enumerate(node.value):
         parsed = reward(item, f"{path}[{i}]")
@@ -209,10 +194,10 @@ _NONNEG = _number(0.0)
 _RECIPE = _section(RecipeConfig, {
     "recipe": _name, "version": _version, "description": _text,
     "backbone": _section(BackboneConfig, {"name": _name, "model": _optional(_string),
-                                          "args": _args}),
+                                          "args": args_mapping}),
     "dataset": _section(DatasetConfig, {"source": _choice(DATASET_SOURCES), "path": _string,
                                         "split": _string, "resolution": _int(1),
-                                        "limit": _optional(_int(1)), "options": _args}),
+                                        "limit": _optional(_int(1)), "options": args_mapping}),
     "rewards": _rewards,
     "lora": _section(LoraConfig, {"rank": _int(1), "alpha": _POSITIVE,
                                   "dropout": _number(0.0, 1.0, open_high=True),

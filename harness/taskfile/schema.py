@@ -272,18 +272,20 @@ def _boolean(node: Node, path: str) -> bool:
     return node.value
 
 
-def _plain(node: Node) -> Any:
+def plain_node(node: Node) -> Any:
+    """A tracked YAML node as plain dicts, lists and scalars."""
     if isinstance(node.value, dict):
-        return {key: _plain(child) for key, child in node.value.items()}
+        return {key: plain_node(child) for key, child in node.value.items()}
     if isinstance(node.value, list):
-        return [_plain(child) for child in node.value]
+        return [plain_node(child) for child in node.value]
     return node.value
 
 
-def _args(node: Node, path: str) -> Mapping[str, Any]:
+def args_mapping(node: Node, path: str) -> Mapping[str, Any]:
+    """A plugin-arguments mapping, frozen (read-only); anything else is an error at the node."""
     if not isinstance(node.value, dict):
         raise _fail(node, path, "a mapping of argument names to values")
-    frozen: Mapping[str, Any] = freeze(_plain(node))
+    frozen: Mapping[str, Any] = freeze(plain_node(node))
     return frozen
 
 
@@ -346,7 +348,7 @@ class _Builder:
         values = self.section(node, path, {
             "source": (self.source, True), "path": (_string, True), "split": (_string, False),
             "revision": (_optional_string, False), "columns": (self.columns, False),
-            "options": (_args, False),
+            "options": (args_mapping, False),
         })
         source = values.get("source")
         for key, only, present in (("revision", "hub", values.get("revision") is not None),
@@ -376,7 +378,7 @@ class _Builder:
         return self.make(GenerationConfig, values)
 
     def flow(self, node: Node, path: str) -> FlowConfig | None:
-        values = self.section(node, path, {"name": (_string, False), "args": (_args, False)})
+        values = self.section(node, path, {"name": (_string, False), "args": (args_mapping, False)})
         return self.make(FlowConfig, values)
 
     def metrics(self, node: Node, path: str) -> tuple[MetricConfig, ...]:
@@ -391,7 +393,7 @@ class _Builder:
                 metric = None if self.partial else MetricConfig(item.value)
             elif isinstance(item.value, dict):
                 values = self.section(item, item_path,
-                                      {"name": (_string, True), "args": (_args, False)})
+                                      {"name": (_string, True), "args": (args_mapping, False)})
                 name, metric = values.get("name"), self.make(MetricConfig, values)
             else:
                 raise _fail(item, item_path, "a metric name or a mapping {name, args}")
@@ -410,7 +412,7 @@ class _Builder:
         values = self.section(node, path, {
             "name": (_string, True), "model": (_optional_string, False),
             "prompt": (_optional_string, False), "mode": (self.judge_mode, False),
-            "reference": (_boolean, False), "args": (_args, False),
+            "reference": (_boolean, False), "args": (args_mapping, False),
         })
         return self.make(JudgeConfig, values)
 
