@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
 
 from mebench.errors import MebenchError, did_you_mean
-from mebench.taskfile.loader import _convert, _merge
+from mebench.taskfile.loader import _merge, read_tree
 from mebench.taskfile.schema import Node, args_mapping, describe, where
 from mebench.trainers.recipe_schema import (
     AdvantageConfig, BackboneConfig, DatasetConfig, EMAConfig, GroupFilterConfig, LoraConfig,
@@ -228,31 +227,9 @@ _RECIPE = _section(RecipeConfig, {
 # Files ----------------------------------------------------------------------------------------
 
 
-def _read_tree(path: Path) -> Node:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MebenchError("recipe file not found", where=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MebenchError(f"cannot read recipe file: {exc}", where=str(path)) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise MebenchError(f"invalid YAML: {exc.problem or exc.context or 'malformed'}",
-                           where=where(path, line)) from None
-    if root is None:
-        raise MebenchError("the recipe file is empty", where=where(path, 1))
-    tree = _convert(root, path, root.start_mark.line + 1, SafeConstructor(), set())
-    if not isinstance(tree.value, dict):
-        raise _fail(tree, "(top level)", "a mapping of fields")
-    return tree
-
-
 def _resolve(path: Path, chain: tuple[Path, ...]) -> Node:
     """The file's tree with its ``include:`` files (relative to it) merged underneath."""
-    tree = _read_tree(path)
+    tree = read_tree(path, "recipe file", "a recipe is a YAML mapping of training settings")
     entries = dict(tree.value)
     include = entries.pop("include", None)
     merged = Node({}, path, tree.line)

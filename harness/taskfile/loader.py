@@ -38,14 +38,17 @@ _SUFFIXES = (".yaml", ".yml")
 # 1. YAML to a located tree --------------------------------------------------------------------
 
 
-def _read_tree(path: Path) -> Node:
-    """The file's top-level mapping as a located tree; every YAML problem as a MebenchError."""
+def read_tree(path: Path, what: str = "task file",
+              example: str = "a task file is a YAML mapping with at least 'task:'") -> Node:
+    """The file's top-level mapping as a located tree; every YAML problem as a MebenchError.
+
+    ``what`` names the kind of file in messages (recipes share this reader)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise MebenchError("task file not found", where=str(path)) from None
+        raise MebenchError(f"{what} not found", where=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise MebenchError(f"cannot read task file: {exc}", where=str(path)) from None
+        raise MebenchError(f"cannot read {what}: {exc}", where=str(path)) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -59,8 +62,7 @@ def _read_tree(path: Path) -> Node:
     except yaml.YAMLError as exc:
         raise MebenchError(f"invalid YAML: {exc}", where=str(path)) from None
     if root is None:
-        raise MebenchError("the task file is empty", where=where(path, 1),
-                           hint="a task file is a YAML mapping with at least 'task:'")
+        raise MebenchError(f"the {what} is empty", where=where(path, 1), hint=example)
     tree = _convert(root, path, root.start_mark.line + 1, SafeConstructor(), set())
     if not isinstance(tree.value, dict):
         raise MebenchError(f"the top level must be a mapping of fields, got {describe(tree.value)}",
@@ -125,7 +127,7 @@ def _merge(base: Node, over: Node) -> Node:
 
 def _resolve(path: Path, chain: tuple[Path, ...], search_dirs: Sequence[Path]) -> Node:
     """The file's tree with its includes merged in (each base first, in order, then the file)."""
-    tree = _read_tree(path)
+    tree = read_tree(path)
     entries = dict(tree.value)
     include = entries.pop("include", None)
     merged = Node({}, path, tree.line)
@@ -253,7 +255,7 @@ class TaskIndex:
                     self._add(path)
 
     def _add(self, path: Path) -> None:
-        tree = _read_tree(path)
+        tree = read_tree(path)
         node = tree.value.get("task")
         if node is None:
             raise MebenchError(
