@@ -7,6 +7,8 @@ only :class:`mebench.contracts.Judge`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +46,7 @@ class Reply:
     finish_reason: str | None = None
 
 
-class PromptedJudge:
+class PromptedJudge(ABC):
     """A judge that renders a versioned prompt, asks one model, and reads the reply.
 
     Subclasses implement ``async _ask(request) -> Reply`` and may override ``_fatal(exc)`` to
@@ -117,8 +119,9 @@ class PromptedJudge:
 
     # -- one request ----------------------------------------------------------------------------
 
+    @abstractmethod
     async def _ask(self, request: JudgeRequest) -> Reply:
-        raise NotImplementedError
+        ...
 
     def _fatal(self, exc: Exception) -> MebenchError | None:
         return None

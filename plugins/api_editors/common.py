@@ -16,6 +16,8 @@ argument (those are recorded in ``run.json``), and it is scrubbed from error tex
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import email.utils
 import io
 import os
@@ -103,7 +105,7 @@ class Outcome:
     usage: dict[str, Any]
 
 
-class ApiEditor:
+class ApiEditor(ABC):
     """Base of the API adapters; a subclass implements ``_call`` and ``_classify``.
 
     ``_call(request) -> (image, usage)`` makes one HTTP request through the client library;
@@ -128,11 +130,13 @@ class ApiEditor:
 
     # -- for subclasses -------------------------------------------------------------------------
 
+    @abstractmethod
     def _call(self, request: EditRequest) -> tuple[Image.Image, dict[str, Any]]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _classify(self, exc: BaseException) -> CallError:
-        raise NotImplementedError
+        ...
 
     # -- the contract ---------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ Output sizes (``resolution`` R is the side of a square of the target area; aspec
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import contextlib
 import math
 from collections.abc import Iterator, Sequence
@@ -52,16 +54,17 @@ class Call:
     context: Any = None
 
 
-class Family:
+class Family(ABC):
     """Base of the call builders; subclasses set the class attributes and ``build``."""
 
     pipeline_class: str = ""
     supports_batch: bool = True
     component: str = "transformer"  # what a LoRA attaches to
 
+    @abstractmethod
     def build(self, pipe: Any, settings: EditorSettings, images: list[Image.Image],
               prompts: list[str], generators: list[torch.Generator]) -> Call:
-        raise NotImplementedError
+        ...
 
     @staticmethod
     def _batch(value: Any, n: int) -> Any:
