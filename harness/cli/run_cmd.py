@@ -65,6 +65,8 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _execute(pm: MebenchPluginManager, models: list[tuple[str, dict[str, Any]]],
              kw: dict[str, Any]) -> None:
+    from mebench.analysis.runs import load_run_dirs
+    from mebench.analysis.winrate import TIE_RULE, win_rates
     from mebench.compare import measured_rows, render
     from mebench.data import effective_dataset
     from mebench.runner import ModelChoice, Runner, RunOptions
@@ -88,8 +90,13 @@ def _execute(pm: MebenchPluginManager, models: list[tuple[str, dict[str, Any]]],
         judge_concurrency=kw["judge_concurrency"],
     )
     summaries = Runner(pm, options).run()
-    runs = [s.results for s in summaries]
-    click.echo(render(measured_rows(runs), kw["fmt"]), nl=False)
+    loaded = load_run_dirs([s.path for s in summaries])
+    rates = [None if w is None else w.rate for w in win_rates(loaded)]
+    footer = None
+    if any(r is not None for r in rates):
+        footer = f"Win Rate: among the runs above (higher Overall wins; {TIE_RULE})"
+    click.echo(render(measured_rows([r.results for r in loaded], rates), kw["fmt"],
+                      footer=footer), nl=False)
     for s in summaries:
         r = s.results
         mas = r["metrics"].get("mas", {}).get("mean")

@@ -237,3 +237,13 @@ def test_the_task_files_judge_section_runs_and_the_command_line_overrides_it(
     results = _results(tmp_path / "o" / "identity")
     assert results["judge"]["mode"] == "expected-score"
     assert results["metrics"]["mllm_reward"]["n"] == 2
+
+
+def test_the_run_table_has_win_rates_of_the_runs_it_made(invoke: Any, api: FakeJudgeAPI,
+                                                        tmp_path: Path) -> None:
+    result = _run(invoke, tmp_path, *_judge_args(api))
+    assert result.exit_code == 0, result.output
+    assert "Win Rate" in result.output and "ties count one half" in result.output
+    rates = [float(line.split("│")[7]) for line in result.output.splitlines()
+             if line.startswith("│ ground-truth") or line.startswith("│ identity")]
+    assert len(rates) == 2 and sum(rates) == pytest.approx(100.0)
