@@ -111,6 +111,23 @@ def test_two_ranks_match_one_process_byte_for_byte(invoke: Invoke, tmp_path: Pat
     assert (two / "results.json").read_bytes() == (one / "results.json").read_bytes()
 
 
+def test_accelerate_launch_shards_the_same_way(invoke: Invoke, tmp_path: Path) -> None:
+    """`accelerate launch --multi_gpu --num_processes 2` sets the same rank variables (gloo on CPU)."""
+    args = [*SYNTHETIC, "--model", "synthetic-motion", "--model-args", "fraction=0.5"]
+    single = invoke("run", *args, "--output", str(tmp_path / "single"))
+    assert single.exit_code == 0, single.output
+    accelerate = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                  "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+                  "--dynamo_backend", "no", "-m", "mebench", "run", *args,
+                  "--output", str(tmp_path / "multi")]
+    done = subprocess.run(accelerate, env=_env(tmp_path / "home"), capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = _only_run(tmp_path / "single"), _only_run(tmp_path / "multi")
+    assert json.loads((two / "run.json").read_text())["distributed"] == {"world_size": 2}
+    assert (two / "results.json").read_bytes() == (one / "results.json").read_bytes()
+
+
 @pytest.fixture
 def slow_api() -> Iterator[FakeImageServer]:
     with FakeImageServer(api_key=KEY, latency=0.4) as srv:
