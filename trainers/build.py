@@ -1,8 +1,8 @@
 """From a recipe to a ready trainer: the backbone, the prompts and the rewards, by name.
 
-Backbones and datasets are looked up in small tables here. Only the toy backbone (``toy-blob``)
-and its built-in prompts exist so far; the diffusers backbones (``qwen-image-edit``,
-``flux-kontext``) are known names that fail with a clear error until their adapters land.
+Backbones and datasets are looked up in small tables here: the toy backbone (``toy-blob``) and
+its built-in prompts, and FLUX.1 Kontext (``flux-kontext``, :mod:`.diffusers_backbone`);
+``qwen-image-edit`` is a known name that fails with a clear error until its adapter lands.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 _PENDING = {
     "qwen-image-edit": "Qwen-Image-Edit (QwenImageEditPlusPipeline)",
-    "flux-kontext": "FLUX.1 Kontext (FluxKontextPipeline)",
 }
 
 
@@ -36,12 +35,35 @@ def _toy_backbone(config: RecipeConfig) -> Backbone:
                            where="backbone.args") from None
 
 
+def _flux_kontext_backbone(config: RecipeConfig) -> Backbone:
+    """FLUX.1 Kontext from ``backbone.model`` (hub id or local pipeline folder)."""
+    from mebench.trainers.diffusers_backbone import build_flux_kontext
+
+    model = config.backbone.model or "black-forest-labs/FLUX.1-Kontext-dev"
+    local = Path(model).expanduser()
+    if (local.is_absolute() or model.startswith((".", "~"))) and not local.is_dir():
+        raise MebenchError(f"no FLUX.1 Kontext pipeline folder {model}",
+                           where=_where(config, "backbone.model"),
+                           hint="give a folder written by save_pretrained, or a hub id")
+    try:
+        return build_flux_kontext(model=str(local) if local.is_dir() else model,
+                                  device=config.training.device, args=dict(config.backbone.args))
+    except (TypeError, ValueError) as exc:
+        raise MebenchError(f"could not build backbone 'flux-kontext': {exc}",
+                           where=_where(config, "backbone.args")) from None
+    except OSError as exc:  # missing files, no network for a hub id
+        raise MebenchError(f"could not load the FLUX.1 Kontext pipeline {model!r}: {exc}",
+                           where=_where(config, "backbone.model"),
+                           hint="check the hub id or folder (and the network or HF cache)"
+                           ) from None
+
+
 def _where(config: RecipeConfig, field_path: str) -> str:
     return f"{config.path}: {field_path}" if config.path is not None else field_path
 
 
 def backbone_factories() -> dict[str, Callable[[RecipeConfig], Backbone]]:
-    return {"toy-blob": _toy_backbone}
+    return {"toy-blob": _toy_backbone, "flux-kontext": _flux_kontext_backbone}
 
 
 def build_backbone(config: RecipeConfig) -> Backbone:

@@ -6,7 +6,10 @@
   ``PeftModel.from_pretrained(base, folder)``;
 * ``old/``: the old (sampling) policy's adapter; ``ema/``: the EMA adapter, when enabled;
 * ``optimizer.pt`` (the optimiser's state dict), ``rng.pt`` (torch's CPU and CUDA RNG states);
-* ``mebench_checkpoint.json``: the base model, backbone, recipe and its hash, the step.
+* ``mebench_checkpoint.json``: the base model, backbone, recipe and its hash, the step; for a
+  diffusers backbone also the editor fields (``base_editor``, ``pipeline``, ``component``), written
+  with the editors' :func:`~mebench.plugins.editors.lora.write_manifest`, so that
+  ``mebench run --model <base_editor> --model-args lora=<checkpoint>`` loads the trained LoRA.
 
 A checkpoint is written to a temporary folder and renamed into place, so a killed run never
 leaves a half-written one that ``--resume`` would pick up.
@@ -64,7 +67,13 @@ def save_checkpoint(*, output: Path, step: int, module: torch.nn.Module,
     torch.save(rng, tmp / "rng.pt")
     info = {"format": FORMAT, "step": step, **manifest,
             "adapters": {"default": ".", "old": "old", "ema": "ema" if ema is not None else None}}
-    (tmp / MANIFEST).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    if "pipeline" in info:  # an editor's LoRA: the editors' manifest format
+        from mebench.plugins.editors.lora import write_manifest
+
+        del info["format"]
+        write_manifest(tmp, **info)
+    else:
+        (tmp / MANIFEST).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)

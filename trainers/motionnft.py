@@ -107,7 +107,8 @@ class MotionNFTTrainer:
                     last = save_checkpoint(
                         output=self.output, step=self.step, module=self.module,
                         optimizer=self.optimizer,
-                        manifest={**self.manifest(), "recipe_hash": self.config.content_hash()},
+                        manifest={**self.manifest(), "recipe_hash": self.config.content_hash(),
+                                  **_editor_fields(self.backbone)},
                         ema=self.ema.state_dict() if self.ema is not None else None)
         for reward in self.rewards.values():  # e.g. the MLLM reward's client and event loop
             closer = getattr(reward, "close", None)
@@ -242,6 +243,15 @@ class MotionNFTTrainer:
                 parts["negative"] += float(out.negative.mean()) * share
                 parts["kl"] += float(out.kl.mean()) * share
         return parts
+
+
+def _editor_fields(backbone: Backbone) -> dict[str, str]:
+    """``base_editor``, ``pipeline``, ``component`` of a diffusers backbone (the editor that loads
+    its LoRA); none for the toy."""
+    names = {"base_editor": "base_editor", "pipeline": "pipeline_class", "component": "component"}
+    if getattr(backbone, "pipeline_class", None) is None:
+        return {}
+    return {key: str(getattr(backbone, attr)) for key, attr in names.items()}
 
 
 def _logged_step(line: str) -> float:

@@ -40,7 +40,8 @@ def test_train_errors(invoke, tmp_path: Path) -> None:  # type: ignore[no-untype
     assert real.exit_code == 2
     assert "backbone 'qwen-image-edit' of recipe 'motionnft' cannot be trained yet" in real.output
     assert "motionnft.yaml: backbone.name" in real.output and "toy-blob" in real.output
-    flux = invoke("train", "--recipe", "motionnft-flux-kontext", "--output", str(tmp_path / "f"))
+    flux = invoke("train", "--recipe", "motionnft-flux-kontext", "--set",  # no hub look-up
+                  f"backbone.model={tmp_path / 'no-pipeline'}", "--output", str(tmp_path / "f"))
     assert flux.exit_code == 2 and "FLUX.1 Kontext" in flux.output
     unknown = invoke("train", "--recipe", "motionft")
     assert unknown.exit_code == 2 and "did you mean 'motionnft'" in unknown.output

@@ -1,0 +1,146 @@
+"""MotionNFT on a tiny seeded FLUX.1 Kontext pipeline: train, resume, load the LoRA in an editor.
+
+Groups hold 4 images: the motion reward takes 6 levels, so 2-image groups of the untrained tiny
+model often tie (zero advantage, zero gradient).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "editors"))
+from tiny_pipelines import flux_kontext_pipeline, save  # noqa: E402  (the editors' builders)
+
+RES = 32
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_flux(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save(flux_kontext_pipeline(), tmp_path_factory.mktemp("tiny") / "flux-kontext")
+
+
+def _png(seed: int, shift: int) -> bytes:
+    """A textured square on a grey background, moved right by ``shift`` pixels."""
+    rng = np.random.default_rng(seed)
+    pixels = np.full((RES, RES, 3), 90, dtype=np.uint8)
+    pixels[8:20, 6 + shift:18 + shift] = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def train_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two pairs in the MotionEdit-Train schema (id, prompt, input_image, target_image)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": f"s{i}", "prompt": f"move the square right {i}",
+             "input_image": {"bytes": _png(i, 0), "path": None},
+             "target_image": {"bytes": _png(i, 6), "path": None}} for i in range(2)]
+    path = tmp_path_factory.mktemp("data") / "train.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def _settings(model: Path, data: Path, steps: int) -> list[str]:
+    sets = [f"backbone.model={model}", "dataset.source=parquet", f"dataset.path={data}",
+            f"dataset.resolution={RES}",
+            "rewards=[{name: motion, weight: 1.0, args: {flow: opencv-dis}}]",
+            "lora.rank=4", "lora.alpha=8", "sampling.num_steps=2", "sampling.group_size=4",
+            "sampling.groups_per_step=2", "group_filter.enabled=false", "optimizer.lr=0.01",
+            f"training.max_steps={steps}", "training.checkpoint_every=1",
+            "training.cpu_threads=1", "training.gradient_checkpointing=false"]
+    return [arg for s in sets for arg in ("--set", s)]
+
+
+def _train(invoke, model: Path, data: Path, out: Path, steps: int,  # type: ignore[no-untyped-def]
+           *extra: str) -> None:
+    result = invoke("train", "--recipe", "motionnft-flux-kontext", *_settings(model, data, steps),
+                    "--output", str(out), "--no-progress", *extra)
+    assert result.exit_code == 0, result.output
+
+
+def _lora_state(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def test_train_resume_and_load_in_the_editor(  # type: ignore[no-untyped-def]
+        invoke, tiny_flux: Path, train_parquet: Path, tmp_path: Path) -> None:
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _train(invoke, tiny_flux, train_parquet, straight, 2)
+    ckpt = straight / "checkpoints" / "step-000002"
+    manifest = json.loads((ckpt / "mebench_checkpoint.json").read_text())
+    assert manifest["format"] == "mebench-lora" and manifest["pipeline"] == "FluxKontextPipeline"
+    assert (manifest["base_editor"], manifest["step"], manifest["backbone"]) == (
+        "flux-kontext", 2, "flux-kontext")
+    assert manifest["base_model"] == str(tiny_flux)
+    config = json.loads((ckpt / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (4, 8)
+    assert {"to_q", "add_q_proj", "to_add_out"} <= set(config["target_modules"])
+    state = _lora_state(ckpt)
+    assert any("single_transformer_blocks.0.attn.to_q.lora_A" in k for k in state)
+    assert any(float(v.abs().max()) > 0 for k, v in state.items() if "lora_B" in k)  # trained
+    log = [json.loads(x) for x in (straight / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [0, 1]
+    assert all(r["loss"] is not None and r["grad_norm"] is not None for r in log)
+    assert all(0.0 <= r["rewards"]["motion"] <= 1.0 for r in log)
+
+    # one step, then --resume to two: the same adapters, optimiser state and step
+    _train(invoke, tiny_flux, train_parquet, resumed, 1)
+    _train(invoke, tiny_flux, train_parquet, resumed, 2, "--resume")
+    again = resumed / "checkpoints" / "step-000002"
+    assert json.loads((again / "mebench_checkpoint.json").read_text())["step"] == 2
+    for name in ("", "old"):
+        a, b = _lora_state(ckpt / name), _lora_state(again / name)
+        assert a.keys() == b.keys()
+        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
+    opt_a = torch.load(ckpt / "optimizer.pt", weights_only=True)
+    opt_b = torch.load(again / "optimizer.pt", weights_only=True)
+    assert opt_a["state"].keys() == opt_b["state"].keys()
+    for key, value in opt_a["state"].items():
+        assert float(value["step"]) == float(opt_b["state"][key]["step"]) == 2.0
+        assert torch.allclose(value["exp_avg"], opt_b["state"][key]["exp_avg"], atol=1e-6)
+    assert len((resumed / "train_log.jsonl").read_text().splitlines()) == 2
+
+    # the checkpoint's LoRA in `mebench run` through the flux-kontext editor
+    args = f"model_path={tiny_flux},lora={ckpt},steps=2,resolution=64"
+    result = invoke("run", "--task", "motionedit-synthetic", "--limit", "2", "--model",
+                    "flux-kontext", "--model-args", args, "--dataset-args", "size=64",
+                    "--output", str(tmp_path / "runs"), "--no-progress")
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert (results["n"], results["n_failed"]) == (2, 0)
+    loaded = json.loads((run_dir / "run.json").read_text())["model_settings"]["lora_loaded"]
+    assert (loaded["format"], loaded["r"], loaded["lora_alpha"]) == ("peft", 4, 8.0)
+    assert loaded["layers"] == sum(1 for k in state if ".lora_A." in k)  # every trained layer
+    assert loaded["checkpoint"]["step"] == 2 and loaded["ref"] == str(ckpt)
+
+
+def test_missing_pipeline_folder_is_a_clear_error(invoke,  # type: ignore[no-untyped-def]
+                                                  tmp_path: Path) -> None:
+    result = invoke("train", "--recipe", "motionnft-flux-kontext", "--set",
+                    f"backbone.model={tmp_path / 'nowhere'}", "--output", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert "no FLUX.1 Kontext pipeline folder" in result.output
+    assert "backbone.model" in result.output
