@@ -134,8 +134,13 @@ def build_trainer(config: RecipeConfig, *, output: Path, pm: MebenchPluginManage
     backbone = build_backbone(config)
     prompts = load_prompts(config)
     rewards = build_rewards(config.rewards, pm=pm, device=config.training.device)
-    return MotionNFTTrainer(config=config, backbone=backbone, prompts=prompts, rewards=rewards,
-                            output=output, progress=progress)
+    from mebench.trainers.evaluation import build_monitor
+
+    monitor = build_monitor(config, pm=pm, output=output)
+    trainer = MotionNFTTrainer(config=config, backbone=backbone, prompts=prompts,
+                               rewards=rewards, output=output, progress=progress)
+    trainer.monitor = monitor
+    return trainer
 
 
 def run_recipe(config: RecipeConfig, *, output: Path, pm: MebenchPluginManager,

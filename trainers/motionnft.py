@@ -14,6 +14,9 @@ One step (REFERENCE.md, "MotionNFT training"):
 
 Randomness of step ``s`` comes from generators seeded by ``(seed, s)`` alone, and torch's global
 RNG state (LoRA dropout) is checkpointed, so ``--resume`` continues bit for bit.
+
+Under ``accelerate launch --multi_gpu`` / ``torchrun`` the step runs data-parallel over the ranks
+(:mod:`.distributed`; launch lines for 1 node x 8 GPUs and 2 nodes in ``docs/training.md``).
 """
 
 from __future__ import annotations
@@ -32,12 +35,16 @@ from mebench.trainers.advantages import (
     combine_rewards, group_advantages, group_filter, optimality_reward,
 )
 from mebench.trainers.backbone import Backbone, Reward, TrainPrompt, select
-from mebench.trainers.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mebench.trainers.checkpoint import (
+    checkpoint_dir, latest_checkpoint, load_checkpoint, save_checkpoint,
+)
+from mebench.trainers.distributed import TrainShard
 from mebench.trainers.nft import add_noise, nft_loss
 from mebench.trainers.sampling import sample_flow, timestep_grid
 from mebench.trainers.schedule import ParamEMA, old_policy_decay
 
 if TYPE_CHECKING:
+    from mebench.trainers.evaluation import TrainMonitor
     from mebench.trainers.recipe import RecipeConfig
 
 LOG_FILE = "train_log.jsonl"
@@ -69,6 +76,9 @@ class MotionNFTTrainer:
                     if config.ema.enabled else None)
         self.grid = timestep_grid(config.sampling.num_steps, shift=config.sampling.shift)
         self.step = 0
+        self.dist = TrainShard.join(device=config.training.device,  # data-parallel ranks
+                                    groups_per_step=config.sampling.groups_per_step)
+        self.monitor: TrainMonitor | None = None  # held-out eval / TensorBoard (build_trainer)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -92,28 +102,37 @@ class MotionNFTTrainer:
                                where=str(self.output), hint="pass --resume or a new --output")
         total = self.config.training.max_steps
         last = latest_checkpoint(self.output)
-        with tqdm(total=total, initial=self.step, disable=not self.progress,
+        with tqdm(total=total, initial=self.step,
+                  disable=not self.progress or not self.dist.is_main,
                   desc=f"train {self.config.recipe}") as bar:
             while self.step < total:
                 record = self.train_step(self.step)
+                if self.monitor is not None:
+                    record.update(self.monitor.after_step(self, record))
                 self.step += 1
-                with log_path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record, sort_keys=True) + "\n")
+                if self.dist.is_main:  # rank 0 alone logs and checkpoints
+                    with log_path.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(record, sort_keys=True) + "\n")
                 bar.set_postfix(reward=_short(record["reward_mean"], 3),
                                 loss=_short(record["loss"], 4))
                 bar.update(1)
                 # 7. checkpoint
-                if self.step % self.config.training.checkpoint_every == 0 or self.step == total:
+                if not self.dist.is_main:
+                    last = checkpoint_dir(self.output, self.step)
+                elif self.step % self.config.training.checkpoint_every == 0 or self.step == total:
                     last = save_checkpoint(
                         output=self.output, step=self.step, module=self.module,
                         optimizer=self.optimizer,
                         manifest={**self.manifest(), "recipe_hash": self.config.content_hash(),
                                   **_editor_fields(self.backbone)},
                         ema=self.ema.state_dict() if self.ema is not None else None)
+        if self.monitor is not None:
+            self.monitor.close()
         for reward in self.rewards.values():  # e.g. the MLLM reward's client and event loop
             closer = getattr(reward, "close", None)
             if callable(closer):
                 closer()
+        self.dist.barrier()  # the other ranks return once rank 0 wrote the last checkpoint
         assert last is not None
         return last
 
@@ -130,7 +149,7 @@ class MotionNFTTrainer:
             if "cuda" in state.rng and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state.rng["cuda"])
             self.step = state.step
-        if log_path.exists():
+        if log_path.exists() and self.dist.is_main:
             lines = log_path.read_text(encoding="utf-8").splitlines()
             kept = [x for x in lines if _logged_step(x) < self.step]
             log_path.write_text("".join(x + "\n" for x in kept), encoding="utf-8")
@@ -155,10 +174,14 @@ class MotionNFTTrainer:
         g = self._generator(step, 0)
         order = torch.randperm(len(self.prompts), generator=g)
         chosen = [self.prompts[int(order[i % len(order)])] for i in range(groups)]
-        per_image = [p for p in chosen for _ in range(k)]
+        mine = self.dist.groups(groups)  # this rank's groups (all of them in one process)
+        chosen_here = [chosen[i] for i in mine]
+        per_image = [p for p in chosen_here for _ in range(k)]
         with torch.no_grad(), self._autocast():
-            cond = select(backbone.encode(chosen), torch.arange(groups).repeat_interleave(k))
-            noise = backbone.noise(cond, g).to(self.device)
+            cond = select(backbone.encode(chosen_here),
+                          torch.arange(len(mine)).repeat_interleave(k))
+            noise = self.dist.noise(backbone, cond, g, groups=mine, total_groups=groups,
+                                    group_size=k).to(self.device)
             x0 = sample_flow(lambda x, t: backbone.velocity(x, t, cond, adapter=lora.OLD),
                              noise, self.grid.to(self.device), order=cfg.sampling.order).float()
             images = backbone.decode(x0, cond)
@@ -166,6 +189,7 @@ class MotionNFTTrainer:
         # 2. rewards: each raw reward, then the weighted sum
         raw = {name: fn(per_image, images).detach().double().cpu()
                for name, fn in self.rewards.items()}
+        raw = self.dist.gather_rewards(raw, groups=mine, total_groups=groups, group_size=k)
         total = combine_rewards(raw, self.weights).view(groups, k)
 
         # 3. group filter, advantages, optimality reward (a group with a failed reward is out)
@@ -190,7 +214,11 @@ class MotionNFTTrainer:
             r = optimality_reward(adv, clip=cfg.advantages.clip).flatten().float()
 
             # 4. the NFT loss over the trained times, gradients accumulated over micro-batches
-            loss_sum = dict(self._accumulate(step, x0[rows], select(cond, rows), r))
+            picks, here = self.dist.local_rows(rows, groups=mine, group_size=k)
+            loss_sum = self.dist.sum_parts(dict(self._accumulate(
+                step, x0[here], select(cond, here), r[picks], rows_total=rows.numel(),
+                picks=picks if self.dist.distributed else None)))
+            self.dist.all_reduce_grads(self.params)
 
             # 5. optimiser step with gradient clipping
             grad_norm = float(torch.nn.utils.clip_grad_norm_(list(self.params.values()),
@@ -210,7 +238,10 @@ class MotionNFTTrainer:
         return record
 
     def _accumulate(self, step: int, x0: torch.Tensor, cond: dict[str, torch.Tensor],
-                    r: torch.Tensor) -> dict[str, float]:
+                    r: torch.Tensor, *, rows_total: int | None = None,
+                    picks: torch.Tensor | None = None) -> dict[str, float]:
+        """``x0`` are this rank's ``picks`` among the step's ``rows_total`` trained images
+        (all of them in one process): the noise is drawn for all, the loss scaled by all."""
         cfg, backbone = self.config, self.backbone
         g = self._generator(step, 1)
         times = self.grid[:-1]
@@ -219,9 +250,10 @@ class MotionNFTTrainer:
             times = times[pick.sort().values]
         n, mb = x0.shape[0], cfg.training.micro_batch_size
         parts = {"loss": 0.0, "positive": 0.0, "negative": 0.0, "kl": 0.0}
-        count = len(times) * n
+        count = len(times) * (n if rows_total is None else rows_total)
         for t_value in times:
-            eps = torch.randn(x0.shape, generator=g).to(self.device, x0.dtype)
+            eps = torch.randn((count // len(times), *x0.shape[1:]), generator=g)
+            eps = (eps if picks is None else eps[picks]).to(self.device, x0.dtype)
             for start in range(0, n, mb):
                 idx = torch.arange(start, min(start + mb, n))
                 c = select(cond, idx)

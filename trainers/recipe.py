@@ -28,8 +28,8 @@ from mebench.errors import MebenchError, did_you_mean
 from mebench.taskfile.loader import _merge, read_tree
 from mebench.taskfile.schema import Node, args_mapping, describe, where
 from mebench.trainers.recipe_schema import (
-    AdvantageConfig, BackboneConfig, DatasetConfig, EMAConfig, GroupFilterConfig, LoraConfig,
-    NFTConfig, OldPolicyConfig, OptimizerConfig, RecipeConfig, RewardConfig, SamplingConfig,
+    AdvantageConfig, BackboneConfig, DatasetConfig, EMAConfig, EvalConfig, GroupFilterConfig,
+    LoggingConfig, LoraConfig, NFTConfig, OldPolicyConfig, OptimizerConfig, RecipeConfig, RewardConfig, SamplingConfig,
     TrainingConfig,
 )
 
@@ -221,6 +221,10 @@ _RECIPE = _section(RecipeConfig, {
         "mixed_precision": _choice(PRECISIONS), "gradient_checkpointing": _bool,
         "seed": _int(0), "checkpoint_every": _int(1), "device": _optional(_string),
         "cpu_threads": _optional(_int(1))}),
+    "eval": _section(EvalConfig, {"every": _optional(_int(1)), "samples": _int(1),
+                                  "adapter": _choice(("current", "ema")),
+                                  "flow": _optional(_name), "flow_args": args_mapping}),
+    "logging": _section(LoggingConfig, {"tensorboard": _bool}),
 })  # ``include:`` is consumed by _resolve before checking
 
 
@@ -300,6 +304,11 @@ def load_recipe_file(path: str | Path, *, overrides: Sequence[str] = ()) -> Reci
         raise MebenchError(f"'options' applies only to source 'builtin', not "
                            f"{config.dataset.source!r}",
                            where=where(node.file, node.line, "dataset.options"))
+    if config.eval.adapter == "ema" and not config.ema.enabled:
+        node = tree.value["eval"].value["adapter"]
+        raise MebenchError("eval.adapter 'ema' needs the EMA, which is off",
+                           where=where(node.file, node.line, "eval.adapter"),
+                           hint="set ema.enabled: true or eval.adapter: current")
     return dataclasses.replace(config, path=path)
 
 

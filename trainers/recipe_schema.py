@@ -134,6 +134,28 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    """Periodic evaluation on held-out prompts (:mod:`.evaluation`): every ``every`` steps
+    (``None``: off) ``samples`` prompts sampled with fixed seeds by the ``adapter`` (``current``
+    or ``ema``), scored with MAS and the motion reward by the flow plugin ``flow`` (``None``: the
+    motion reward's flow, else ``opencv-dis``)."""
+
+    every: int | None = None
+    samples: int = 4
+    adapter: str = "current"
+    flow: str | None = None
+    flow_args: Mapping[str, Any] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggingConfig:
+    """``tensorboard``: also write the log's scalars to ``OUTPUT/tensorboard`` (needs the
+    ``tensorboard`` package)."""
+
+    tensorboard: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecipeConfig:
     recipe: str
     version: int | str
@@ -150,6 +172,8 @@ class RecipeConfig:
     ema: EMAConfig = field(default_factory=EMAConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     path: Path | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,8 +186,9 @@ class RecipeConfig:
 
     def resume_hash(self) -> str:
         """The content hash without the fields a resumed run may change: ``max_steps``,
-        ``checkpoint_every``, ``device`` and ``cpu_threads``."""
+        ``checkpoint_every``, ``device``, ``cpu_threads``, ``eval`` and ``logging``."""
         data = self.to_dict()
+        data.pop("eval", None), data.pop("logging", None)
         data["training"] = {k: v for k, v in data["training"].items()
                             if k not in ("max_steps", "checkpoint_every", "device", "cpu_threads")}
         return _digest(data)
