@@ -57,7 +57,12 @@ class PluginSpec:
     version: str | None
 
     def accepted_args(self) -> list[str] | None:
-        """Keyword names the factory accepts; ``None`` when it takes ``**kwargs``."""
+        """Keyword names the factory accepts: its ``arguments`` attribute where it declares one
+        (a factory taking ``**kwargs`` for a known set of names), else its signature's keyword
+        parameters; ``None`` for a bare ``**kwargs`` factory (anything goes)."""
+        declared = getattr(self.factory, "arguments", None)
+        if declared is not None:
+            return list(declared)
         params = inspect.signature(self.factory).parameters.values()
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
             return None

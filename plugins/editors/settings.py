@@ -94,7 +94,7 @@ def merge_settings(defaults: dict[str, Any], given: dict[str, Any], *, model_id:
                    lora: str | None, lora_weight_name: str | None) -> EditorSettings:
     """Defaults of the catalog, overridden by the user's non-``None`` arguments, validated.
 
-    ``given`` holds exactly the factory's keyword arguments (``None`` means "not given").
+    ``given`` holds the arguments given to the factory by name (absent or ``None``: not given).
     """
     merged = {**defaults, **{k: v for k, v in given.items() if v is not None}}
     lora_ref = _text("lora", merged.get("lora", lora))

@@ -460,3 +460,16 @@ def test_list_plugins_shows_each_loaded_plugin_and_its_distribution(pm) -> None:
     rows = json.loads(result.output)["plugins"]
     assert {(r["name"], r["distribution"]) for r in rows} >= {
         ("builtin_models", "mebench"), ("builtin_flows", "mebench")}
+
+
+def test_a_factory_can_declare_its_arguments() -> None:
+    def factory(**given: object) -> dict[str, object]:
+        return given
+
+    factory.arguments = ("strength", "device")  # type: ignore[attr-defined]
+    spec = PluginSpec("model", "declared", "", factory, "p", None, None)
+    assert spec.build({"strength": 2}, device="cpu", batch_size=4) == {"strength": 2,
+                                                                      "device": "cpu"}
+    with pytest.raises(MebenchError) as info:
+        spec.build({"strenght": 2}, device="cpu")
+    assert info.value.hint == "accepted: strength"
