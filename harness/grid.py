@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mebench.errors import MebenchError, did_you_mean
-from mebench.rundir import PARTIAL_JSONL, RUN_JSON, SAMPLES_JSONL, read_records
+from mebench.rundir import (PARTIAL_JSONL, RUN_JSON, SAMPLES_JSONL, read_json_object,
+                            read_records)
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -63,16 +64,6 @@ class Grid:
 # -- loading ------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MebenchError(f"unreadable {path.name}: {exc}", where=str(path)) from exc
-    if not isinstance(data, dict):
-        raise MebenchError(f"{path.name} is not an object", where=str(path))
-    return data
-
-
 def _records(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Per-sample records: samples.jsonl of a finished run, else what scoring has written."""
     path = run_dir / SAMPLES_JSONL
@@ -91,7 +82,7 @@ def find_runs(paths: Sequence[Path]) -> list[GridRun]:
             raise MebenchError("not a run directory (no run.json), nor a folder of them",
                                where=str(p), hint="give the folder `mebench run` wrote")
         found.extend(inside)
-    runs = [GridRun(p, p.name, _read_json(p / RUN_JSON), _records(p)) for p in found]
+    runs = [GridRun(p, p.name, read_json_object(p / RUN_JSON), _records(p)) for p in found]
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise MebenchError(f"two runs have the same folder name: {', '.join(names)}",

@@ -158,10 +158,16 @@ def read_results(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise MebenchError("no results.json (the run has not finished)", where=str(run_dir),
                            hint="run the same `mebench run` command again to finish it")
+    return read_json_object(path)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file holding one object; unreadable, corrupt or not an object is a MebenchError
+    naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise MebenchError(f"corrupt results.json: {exc}", where=str(path)) from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MebenchError(f"unreadable or corrupt {path.name}: {exc}", where=str(path)) from exc
     if not isinstance(data, dict):
-        raise MebenchError("results.json is not an object", where=str(path))
+        raise MebenchError(f"{path.name} is not a JSON object", where=str(path))
     return data

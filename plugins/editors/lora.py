@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mebench.errors import MebenchError
+from mebench.rundir import read_json_object
 
 ADAPTER_NAME = "mebench"
 PEFT_CONFIG = "adapter_config.json"
@@ -67,16 +68,6 @@ def write_manifest(folder: Path, *, base_editor: str, base_model: str, pipeline:
     return path
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MebenchError(f"unreadable {path.name}: {exc}", where=str(path)) from exc
-    if not isinstance(data, dict):
-        raise MebenchError(f"{path.name} is not a JSON object", where=str(path))
-    return data
-
-
 def _from_folder(ref: str, folder: Path, weight_name: str | None) -> LoraFiles:
     if weight_name is None:
         candidates = sorted(folder.glob("*.safetensors"))
@@ -95,8 +86,8 @@ def _from_folder(ref: str, folder: Path, weight_name: str | None) -> LoraFiles:
     if not weights.is_file():
         raise MebenchError(f"no LoRA weights {weights}", where="--model-args lora",
                            hint="check lora= and lora_weight_name=")
-    config = _read_json(folder / PEFT_CONFIG) if (folder / PEFT_CONFIG).is_file() else None
-    manifest = _read_json(folder / MANIFEST) if (folder / MANIFEST).is_file() else None
+    config = read_json_object(folder / PEFT_CONFIG) if (folder / PEFT_CONFIG).is_file() else None
+    manifest = read_json_object(folder / MANIFEST) if (folder / MANIFEST).is_file() else None
     return LoraFiles(ref, weights, config, manifest)
 
 
@@ -114,7 +105,7 @@ def _from_hub(ref: str, weight_name: str | None) -> LoraFiles:
     extras: dict[str, dict[str, Any] | None] = {}
     for name in (PEFT_CONFIG, MANIFEST):
         try:
-            extras[name] = _read_json(Path(hf_hub_download(ref, name)))
+            extras[name] = read_json_object(Path(hf_hub_download(ref, name)))
         except EntryNotFoundError:
             extras[name] = None
     return LoraFiles(ref, weights, extras[PEFT_CONFIG], extras[MANIFEST])
