@@ -8,7 +8,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from mebench.data.imgedit import CATEGORIES as IMGEDIT_CATEGORIES
@@ -57,13 +56,6 @@ class Row:
     n: int | None = None
     n_failed: int | None = None
     source: str = "measured"
-
-
-def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """results.json of each run directory; a folder of run directories is expanded."""
-    from mebench.analysis.runs import load_run_dirs
-
-    return [run.results for run in load_run_dirs(paths)]
 
 
 def measured_rows(runs: list[dict[str, Any]],
