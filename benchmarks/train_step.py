@@ -1,5 +1,6 @@
-"""Seconds and peak memory per MotionNFT optimisation step: the toy backbone and a tiny seeded
-FLUX.1 Kontext pipeline (the editors' test builders, ``tests/plugins/editors/tiny_pipelines.py``).
+"""Seconds and peak memory per MotionNFT optimisation step: the toy backbone and tiny seeded
+FLUX.1 Kontext and Qwen-Image-Edit-2509 pipelines (the editors' test builders,
+``tests/plugins/editors/tiny_pipelines.py``), 32x32 images, motion reward (opencv-dis) only.
 
 Each backbone runs in its own subprocess (so the process's peak RSS, ``ru_maxrss``, is its own):
 build the trainer from its recipe, one warm-up step, then ``--steps`` timed steps
@@ -33,16 +34,24 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
-def _flux_settings(tmp: Path) -> tuple[str, list[str]]:
+TINY = {  # backbone -> (recipe, family in tiny_pipelines.BUILDERS, extra settings)
+    "flux-kontext": ("motionnft-flux-kontext", "flux-kontext", []),
+    "qwen-image-edit": ("motionnft", "qwen-edit-plus",
+                        [f"backbone.args.condition_area={56 * 56}"]),
+}
+
+
+def _tiny_settings(backbone: str, tmp: Path) -> tuple[str, list[str]]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
     from PIL import Image
 
     sys.path.insert(0, str(ROOT / "tests" / "plugins" / "editors"))
-    from tiny_pipelines import flux_kontext_pipeline, save
+    import tiny_pipelines
 
-    model = save(flux_kontext_pipeline(), tmp / "flux-kontext")
+    recipe, family, extra = TINY[backbone]
+    model = tiny_pipelines.save(tiny_pipelines.BUILDERS[family](), tmp / backbone)
 
     def png(seed: int, shift: int) -> bytes:
         rng = np.random.default_rng(seed)
@@ -57,8 +66,8 @@ def _flux_settings(tmp: Path) -> tuple[str, list[str]]:
              "target_image": {"bytes": png(i, 6), "path": None}} for i in range(2)]
     data = tmp / "train.parquet"
     pq.write_table(pa.Table.from_pylist(rows), data)
-    return "motionnft-flux-kontext", [
-        f"backbone.model={model}", "dataset.source=parquet", f"dataset.path={data}",
+    return recipe, [
+        *extra, f"backbone.model={model}", "dataset.source=parquet", f"dataset.path={data}",
         f"dataset.resolution={RES}",
         "rewards=[{name: motion, weight: 1.0, args: {flow: opencv-dis}}]",
         "lora.rank=4", "lora.alpha=8", "sampling.num_steps=2", "sampling.group_size=4",
@@ -77,7 +86,8 @@ def measure(backbone: str, *, steps: int, device: str, threads: int) -> dict[str
     rss_imported = _rss_mib()  # after importing torch and mebench
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        recipe, sets = ("toy-blob", []) if backbone == "toy-blob" else _flux_settings(tmp)
+        recipe, sets = ("toy-blob", []) if backbone == "toy-blob" else _tiny_settings(backbone,
+                                                                                       tmp)
         sets = [*sets, f"training.max_steps={steps + 1}", f"training.device={device}"]
         config = load_recipe_file(builtin_recipe_dir() / f"{recipe}.yaml", overrides=sets)
         trainer = build_trainer(config, output=tmp / "run", pm=get_plugin_manager(),
@@ -117,14 +127,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--one", choices=("toy-blob", "flux-kontext"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", choices=("toy-blob", *TINY), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, steps=args.steps, device=args.device,
                                  threads=args.threads)))
         return
     results = []
-    for backbone in ("toy-blob", "flux-kontext"):
+    for backbone in ("toy-blob", *TINY):
         out = subprocess.run([sys.executable, __file__, "--one", backbone, "--steps",
                               str(args.steps), "--device", args.device, "--threads",
                               str(args.threads)], capture_output=True, text=True, check=True)

@@ -1,8 +1,8 @@
 """From a recipe to a ready trainer: the backbone, the prompts and the rewards, by name.
 
 Backbones and datasets are looked up in small tables here: the toy backbone (``toy-blob``) and
-its built-in prompts, and FLUX.1 Kontext (``flux-kontext``, :mod:`.diffusers_backbone`);
-``qwen-image-edit`` is a known name that fails with a clear error until its adapter lands.
+its built-in prompts, FLUX.1 Kontext (``flux-kontext``, :mod:`.diffusers_backbone`) and
+Qwen-Image-Edit (``qwen-image-edit``, :mod:`.qwen_backbone`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ if TYPE_CHECKING:
     from mebench.trainers.motionnft import MotionNFTTrainer
     from mebench.trainers.recipe import RecipeConfig
 
-_PENDING = {
-    "qwen-image-edit": "Qwen-Image-Edit (QwenImageEditPlusPipeline)",
-}
-
-
 def _toy_backbone(config: RecipeConfig) -> Backbone:
     from mebench.trainers.toy import ToyBackbone
 
@@ -35,27 +30,43 @@ def _toy_backbone(config: RecipeConfig) -> Backbone:
                            where="backbone.args") from None
 
 
-def _flux_kontext_backbone(config: RecipeConfig) -> Backbone:
-    """FLUX.1 Kontext from ``backbone.model`` (hub id or local pipeline folder)."""
-    from mebench.trainers.diffusers_backbone import build_flux_kontext
-
-    model = config.backbone.model or "black-forest-labs/FLUX.1-Kontext-dev"
+def _diffusers_backbone(config: RecipeConfig, *, label: str, default_model: str,
+                        build: Callable[..., Backbone]) -> Backbone:
+    """A diffusers backbone from ``backbone.model`` (hub id or local pipeline folder)."""
+    name = config.backbone.name
+    model = config.backbone.model or default_model
     local = Path(model).expanduser()
     if (local.is_absolute() or model.startswith((".", "~"))) and not local.is_dir():
-        raise MebenchError(f"no FLUX.1 Kontext pipeline folder {model}",
+        raise MebenchError(f"no {label} pipeline folder {model}",
                            where=_where(config, "backbone.model"),
                            hint="give a folder written by save_pretrained, or a hub id")
     try:
-        return build_flux_kontext(model=str(local) if local.is_dir() else model,
-                                  device=config.training.device, args=dict(config.backbone.args))
+        return build(model=str(local) if local.is_dir() else model,
+                     device=config.training.device, args=dict(config.backbone.args))
     except (TypeError, ValueError) as exc:
-        raise MebenchError(f"could not build backbone 'flux-kontext': {exc}",
+        raise MebenchError(f"could not build backbone {name!r}: {exc}",
                            where=_where(config, "backbone.args")) from None
     except OSError as exc:  # missing files, no network for a hub id
-        raise MebenchError(f"could not load the FLUX.1 Kontext pipeline {model!r}: {exc}",
+        raise MebenchError(f"could not load the {label} pipeline {model!r}: {exc}",
                            where=_where(config, "backbone.model"),
                            hint="check the hub id or folder (and the network or HF cache)"
                            ) from None
+
+
+def _flux_kontext_backbone(config: RecipeConfig) -> Backbone:
+    from mebench.trainers.diffusers_backbone import build_flux_kontext
+
+    return _diffusers_backbone(config, label="FLUX.1 Kontext",
+                               default_model="black-forest-labs/FLUX.1-Kontext-dev",
+                               build=build_flux_kontext)
+
+
+def _qwen_image_edit_backbone(config: RecipeConfig) -> Backbone:
+    from mebench.trainers.qwen_backbone import build_qwen_image_edit
+
+    return _diffusers_backbone(config, label="Qwen-Image-Edit",
+                               default_model="Qwen/Qwen-Image-Edit-2509",
+                               build=build_qwen_image_edit)
 
 
 def _where(config: RecipeConfig, field_path: str) -> str:
@@ -63,23 +74,17 @@ def _where(config: RecipeConfig, field_path: str) -> str:
 
 
 def backbone_factories() -> dict[str, Callable[[RecipeConfig], Backbone]]:
-    return {"toy-blob": _toy_backbone, "flux-kontext": _flux_kontext_backbone}
+    return {"toy-blob": _toy_backbone, "flux-kontext": _flux_kontext_backbone,
+            "qwen-image-edit": _qwen_image_edit_backbone}
 
 
 def build_backbone(config: RecipeConfig) -> Backbone:
     """The recipe's backbone with the two LoRA adapters attached (on the training device)."""
     name = config.backbone.name
     factories = backbone_factories()
-    if name in _PENDING:
-        raise MebenchError(
-            f"backbone {name!r} of recipe {config.recipe!r} cannot be trained yet: training needs "
-            f"the diffusers backbone adapter for {_PENDING[name]} (prompt/image encoding, "
-            "velocity with adapter selection, VAE decoding), which has not landed in mebench",
-            where=_where(config, "backbone.name"),
-            hint=f"trainable now: {', '.join(sorted(factories))}")
     if name not in factories:
         raise MebenchError(f"unknown backbone {name!r}", where=_where(config, "backbone.name"),
-                           hint=did_you_mean(name, [*factories, *_PENDING]))
+                           hint=did_you_mean(name, list(factories)))
     backbone = factories[name](config)
     from mebench.trainers import lora
 

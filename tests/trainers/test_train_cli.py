@@ -36,10 +36,12 @@ def test_train_the_toy_end_to_end(invoke, tmp_path: Path) -> None:  # type: igno
 
 
 def test_train_errors(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    real = invoke("train", "--recipe", "motionnft", "--output", str(tmp_path / "q"))
-    assert real.exit_code == 2
-    assert "backbone 'qwen-image-edit' of recipe 'motionnft' cannot be trained yet" in real.output
-    assert "motionnft.yaml: backbone.name" in real.output and "toy-blob" in real.output
+    real = invoke("train", "--recipe", "motionnft", "--set",  # no hub look-up
+                  f"backbone.model={tmp_path / 'no-pipeline'}", "--output", str(tmp_path / "q"))
+    assert real.exit_code == 2 and "no Qwen-Image-Edit pipeline folder" in real.output
+    assert "backbone.model" in real.output
+    typo = invoke("train", "--recipe", "toy-blob", "--set", "backbone.name=qwen-image-edt")
+    assert typo.exit_code == 2 and "did you mean 'qwen-image-edit'" in typo.output
     flux = invoke("train", "--recipe", "motionnft-flux-kontext", "--set",  # no hub look-up
                   f"backbone.model={tmp_path / 'no-pipeline'}", "--output", str(tmp_path / "f"))
     assert flux.exit_code == 2 and "FLUX.1 Kontext" in flux.output
