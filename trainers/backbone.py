@@ -62,6 +62,14 @@ class Backbone(Protocol):
     def enable_gradient_checkpointing(self) -> None: ...
 
 
+class HasTextEncoders(Protocol):
+    """Optional, besides :class:`Backbone`: the frozen text encoders by name (e.g. FLUX.1
+    Kontext's ``text_encoder`` and ``text_encoder_2``), which a distributed run shards over the
+    ranks with FSDP2 (:mod:`.fsdp`); a backbone without the method (the toy) has none."""
+
+    def text_encoders(self) -> dict[str, torch.nn.Module]: ...
+
+
 class Reward(Protocol):
     """A raw reward per edited image, Tensor[B] (higher is better)."""
 

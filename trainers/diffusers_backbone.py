@@ -19,7 +19,8 @@ steps:
 
 The time grid is the recipe's (``sampling.num_steps``, ``sampling.shift``), not the pipeline's
 resolution-dependent shift: the trainer integrates the flow ODE itself (:mod:`.sampling`).
-The frozen encoders and VAE never need gradients; only the transformer's LoRA trains.
+The frozen encoders and VAE never need gradients; only the transformer's LoRA trains. In a
+distributed run the two text encoders (``text_encoders``) are sharded with FSDP2 (:mod:`.fsdp`).
 """
 
 from __future__ import annotations
@@ -135,6 +136,10 @@ class FluxKontextBackbone:
 
     def enable_gradient_checkpointing(self) -> None:
         self.transformer.enable_gradient_checkpointing()  # type: ignore[operator]
+
+    def text_encoders(self) -> dict[str, torch.nn.Module]:
+        """The frozen encoders that :mod:`.fsdp` shards in a distributed run: CLIP and T5."""
+        return {"text_encoder": self.pipe.text_encoder, "text_encoder_2": self.pipe.text_encoder_2}
 
     # -- helpers ---------------------------------------------------------------------------------
 

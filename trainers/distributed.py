@@ -18,7 +18,9 @@ The step of :mod:`.motionnft` is defined on the *global* batch of ``groups_per_s
 No DDP wrapper: the backbone calls its module with three adapter choices per micro-batch (trained,
 old, none), which DDP's one-forward-one-backward bookkeeping does not fit; one ``all_reduce`` of
 the flattened gradients per step does the same job. Only rank 0 writes logs and checkpoints.
-Launch lines (1 node x 8 GPUs, 2 nodes) and FSDP notes: ``docs/training.md``.
+The frozen text encoders are sharded over the ranks with FSDP2 right after :meth:`TrainShard.join`
+(:mod:`.fsdp`, ``training.fsdp_text_encoder``); the transformer stays replicated.
+Launch lines (1 node x 8 GPUs, 2 nodes) and the FSDP details: ``docs/training.md``.
 
 The result equals a single process's up to the order of floating-point summation of the
 gradients (the micro-batches differ); LoRA dropout draws from each rank's own global RNG, so with

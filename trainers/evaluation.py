@@ -10,9 +10,11 @@ Held-out prompts (:func:`heldout_prompts`) are never trained on:
 Every ``eval.every`` steps (and after the last) :class:`TrainMonitor` samples each held-out prompt
 once, with noise from a fixed seed (the same at every evaluation), by the ``current`` (``default``)
 adapter or the EMA weights, and scores it against its target with the flow plugin: MAS
-(:func:`mebench.metrics.motion.motion_alignment_score`) and the motion reward. The fields
-``eval_mas``, ``eval_motion_reward``, ``eval_updates`` (optimiser steps done) go into that step's
-log line. At the end :func:`plot_eval_curve` draws ``eval_mas.png`` from ``train_log.jsonl``.
+(:func:`mebench.metrics.motion.motion_alignment_score`) and the motion reward; with ``eval.judge``
+(default on) and an MLLM reward in the recipe, also by that reward's judge (expected score). The
+fields ``eval_mas``, ``eval_motion_reward``, ``eval_mllm``, ``eval_mllm_failed``,
+``eval_updates`` (optimiser steps done) go into that step's log line. At the end
+:func:`plot_eval_curve` draws ``eval_mas.png`` from ``train_log.jsonl``.
 Data-parallel, every rank evaluates (the same prompts and noise), rank 0 alone writes the plot
 and the TensorBoard events.
 """
@@ -166,7 +168,23 @@ class TrainMonitor:
         mas = mas_from_terms(terms, self.motion)
         reward, _ = reward_from_terms(terms, self.motion)
         return {"eval_mas": float(mas.mean()), "eval_mas_std": float(mas.std()) if len(mas) > 1
-                else 0.0, "eval_motion_reward": float(reward.mean())}
+                else 0.0, "eval_motion_reward": float(reward.mean()),
+                **self._judged(trainer, images)}
+
+    def _judged(self, trainer: MotionNFTTrainer, images: torch.Tensor) -> dict[str, Any]:
+        """``eval_mllm``: the mean expected score of the MLLM reward's judge over the held-out
+        images it scored (``None`` when it scored none), and ``eval_mllm_failed``. Asked by the
+        main rank only (the other ranks write no log)."""
+        import torch
+
+        judge = trainer.rewards.get("mllm") if self.config.eval.judge else None
+        if judge is None or not self.is_main:
+            return {}
+        scores = judge(self.heldout, images)
+        failed = torch.isnan(scores)
+        scored = scores[~failed]
+        return {"eval_mllm": float(scored.mean()) if len(scored) else None,
+                "eval_mllm_failed": int(failed.sum())}
 
     @contextmanager
     def _weights(self, trainer: MotionNFTTrainer) -> Iterator[None]:
@@ -227,24 +245,26 @@ def build_monitor(config: RecipeConfig, *, pm: MebenchPluginManager,
     return TrainMonitor(config=config, heldout=heldout, flow=flow, output=output)
 
 
-def read_eval_curve(log: Path) -> list[tuple[int, float]]:
-    """``(eval_updates, eval_mas)`` of the log lines that carry an evaluation."""
+def read_eval_curve(log: Path, key: str = "eval_mas") -> list[tuple[int, float]]:
+    """``(eval_updates, value of key)`` of the log lines that carry an evaluation."""
     points = []
     for line in log.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if record.get("eval_mas") is not None:
-            points.append((int(record["eval_updates"]), float(record["eval_mas"])))
+        if record.get(key) is not None:
+            points.append((int(record["eval_updates"]), float(record[key])))
     return points
 
 
 def plot_eval_curve(log: Path, out: Path, *, title: str) -> Path:
-    """A PNG of held-out MAS (0-100) against training steps, drawn with PIL."""
+    """A PNG of held-out MAS (0-100, blue) against training steps, drawn with PIL, with the
+    judge's mean expected score times 100 (orange) when the evaluation has it."""
     from PIL import Image, ImageDraw
 
     points = read_eval_curve(log)
+    judged = [(s, 100.0 * v) for s, v in read_eval_curve(log, "eval_mllm")]
     width, height, left, right, top, bottom = 640, 400, 60, 20, 40, 50
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
@@ -265,12 +285,15 @@ def plot_eval_curve(log: Path, out: Path, *, title: str) -> Path:
         draw.text((x - 8, height - bottom + 6), f"{step:.0f}", fill="black")
     draw.text((left, 12), title, fill="black")
     draw.text((width // 2 - 40, height - 22), "training step", fill="black")
-    draw.text((4, top - 22), "MAS", fill="black")
-    coords = [xy(s, m) for s, m in points]
-    if len(coords) > 1:
-        draw.line(coords, fill=(31, 119, 180), width=2)
-    for x, y in coords:
-        draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=(31, 119, 180))
+    draw.text((4, top - 22), "MAS", fill=(31, 119, 180))
+    if judged:
+        draw.text((44, top - 22), "MLLM x100", fill=(255, 127, 14))
+    for series, colour in ((points, (31, 119, 180)), (judged, (255, 127, 14))):
+        coords = [xy(s, m) for s, m in series]
+        if len(coords) > 1:
+            draw.line(coords, fill=colour, width=2)
+        for x, y in coords:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
     out.parent.mkdir(parents=True, exist_ok=True)
     img.save(out)
     return out

@@ -39,6 +39,7 @@ from mebench.trainers.checkpoint import (
     checkpoint_dir, latest_checkpoint, load_checkpoint, save_checkpoint,
 )
 from mebench.trainers.distributed import TrainShard
+from mebench.trainers.fsdp import shard_for_training
 from mebench.trainers.nft import add_noise, nft_loss
 from mebench.trainers.sampling import sample_flow, timestep_grid
 from mebench.trainers.schedule import ParamEMA, old_policy_decay
@@ -78,6 +79,9 @@ class MotionNFTTrainer:
         self.step = 0
         self.dist = TrainShard.join(device=config.training.device,  # data-parallel ranks
                                     groups_per_step=config.sampling.groups_per_step)
+        # the frozen text encoders, sharded over the ranks with FSDP2 (logged on stderr)
+        self.sharded = shard_for_training(backbone, self.dist.ctx, config=config,
+                                          device=self.device)
         self.monitor: TrainMonitor | None = None  # held-out eval / TensorBoard (build_trainer)
 
     # -- the loop --------------------------------------------------------------------------------

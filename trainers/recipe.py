@@ -220,10 +220,11 @@ _RECIPE = _section(RecipeConfig, {
         "max_steps": _int(1), "micro_batch_size": _int(1),
         "mixed_precision": _choice(PRECISIONS), "gradient_checkpointing": _bool,
         "seed": _int(0), "checkpoint_every": _int(1), "device": _optional(_string),
-        "cpu_threads": _optional(_int(1))}),
+        "cpu_threads": _optional(_int(1)), "fsdp_text_encoder": _bool}),
     "eval": _section(EvalConfig, {"every": _optional(_int(1)), "samples": _int(1),
                                   "adapter": _choice(("current", "ema")),
-                                  "flow": _optional(_name), "flow_args": args_mapping}),
+                                  "flow": _optional(_name), "flow_args": args_mapping,
+                                  "judge": _bool}),
     "logging": _section(LoggingConfig, {"tensorboard": _bool}),
 })  # ``include:`` is consumed by _resolve before checking
 

@@ -121,7 +121,9 @@ class TrainingConfig:
     """``max_steps`` optimiser steps (one per sampling round); a checkpoint every
     ``checkpoint_every`` steps and at the end; ``mixed_precision`` is autocast on CUDA (on the
     CPU training runs in float32); ``cpu_threads``: torch's intra-op threads while
-    training (``None``: torch's default; 1 is fastest for tiny models on a shared CPU)."""
+    training (``None``: torch's default; 1 is fastest for tiny models on a shared CPU);
+    ``fsdp_text_encoder``: in a distributed run, shard the backbone's frozen text encoders over
+    the ranks with FSDP2 (:mod:`.fsdp`; no effect in a single process or without encoders)."""
 
     max_steps: int = 300
     micro_batch_size: int = 2
@@ -131,6 +133,7 @@ class TrainingConfig:
     checkpoint_every: int = 10
     device: str | None = None
     cpu_threads: int | None = None
+    fsdp_text_encoder: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,13 +141,15 @@ class EvalConfig:
     """Periodic evaluation on held-out prompts (:mod:`.evaluation`): every ``every`` steps
     (``None``: off) ``samples`` prompts sampled with fixed seeds by the ``adapter`` (``current``
     or ``ema``), scored with MAS and the motion reward by the flow plugin ``flow`` (``None``: the
-    motion reward's flow, else ``opencv-dis``)."""
+    motion reward's flow, else ``opencv-dis``), and with ``judge`` by the recipe's MLLM reward
+    (the judge's expected score) when it has one."""
 
     every: int | None = None
     samples: int = 4
     adapter: str = "current"
     flow: str | None = None
     flow_args: Mapping[str, Any] = field(default_factory=_empty)
+    judge: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,11 +191,13 @@ class RecipeConfig:
 
     def resume_hash(self) -> str:
         """The content hash without the fields a resumed run may change: ``max_steps``,
-        ``checkpoint_every``, ``device``, ``cpu_threads``, ``eval`` and ``logging``."""
+        ``checkpoint_every``, ``device``, ``cpu_threads``, ``fsdp_text_encoder``, ``eval`` and
+        ``logging``."""
         data = self.to_dict()
         data.pop("eval", None), data.pop("logging", None)
         data["training"] = {k: v for k, v in data["training"].items()
-                            if k not in ("max_steps", "checkpoint_every", "device", "cpu_threads")}
+                            if k not in ("max_steps", "checkpoint_every", "device", "cpu_threads",
+                                         "fsdp_text_encoder")}
         return _digest(data)
 
 

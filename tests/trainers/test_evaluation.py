@@ -123,10 +123,11 @@ def test_eval_resume_hash_ignores_eval_and_logging() -> None:
     assert _config().content_hash() != _config("eval.every=3").content_hash()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
-                    reason="tensorboard is installed")
-def test_tensorboard_without_the_package_is_a_clear_error(pm: MebenchPluginManager,
-                                                          tmp_path: Path) -> None:
+def test_tensorboard_without_the_package_is_a_clear_error(
+        pm: MebenchPluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",  # as if it were not installed
+                        lambda name, *a: None if name == "tensorboard" else find_spec(name, *a))
     with pytest.raises(MebenchError) as info:
         build_trainer(_config("logging.tensorboard=true"), output=tmp_path, pm=pm,
                       progress=False)
@@ -135,11 +136,18 @@ def test_tensorboard_without_the_package_is_a_clear_error(pm: MebenchPluginManag
     assert not (tmp_path / "train_log.jsonl").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None,
-                    reason="tensorboard is not installed")
-def test_tensorboard_writes_event_files(pm: MebenchPluginManager, tmp_path: Path) -> None:
-    run_recipe(_config("logging.tensorboard=true"), output=tmp_path, pm=pm, progress=False)
-    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+def test_tensorboard_writes_the_logged_scalars(pm: MebenchPluginManager, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_recipe(_config("logging.tensorboard=true", "eval.every=2"), output=tmp_path, pm=pm,
+               progress=False)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    log = _log(tmp_path)
+    assert {"loss", "eval_mas", "rewards/blob-target"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("loss")] == [r["step"] + 1 for r in log]
+    assert [round(e.value, 4) for e in events.Scalars("eval_mas")] == [
+        round(r["eval_mas"], 4) for r in log if "eval_mas" in r]
 
 
 def test_plot_skips_a_line_cut_short(tmp_path: Path) -> None:
@@ -149,6 +157,22 @@ def test_plot_skips_a_line_cut_short(tmp_path: Path) -> None:
     assert read_eval_curve(log) == [(1, 40.0)]
     out = plot_eval_curve(log, tmp_path / "p.png", title="t")
     assert Image.open(out).size == (640, 400)
+
+
+def test_plot_draws_the_judge_curve_when_logged(tmp_path: Path) -> None:
+    log = tmp_path / "train_log.jsonl"
+    rows = [{"step": 1, "eval_updates": 2, "eval_mas": 30.0},
+            {"step": 3, "eval_updates": 4, "eval_mas": 50.0, "eval_mllm": 0.6},
+            {"step": 5, "eval_updates": 6, "eval_mas": 55.0, "eval_mllm": None}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert read_eval_curve(log, "eval_mllm") == [(4, 0.6)]  # a failed judging is no point
+    colours = {c for _, c in Image.open(plot_eval_curve(log, tmp_path / "p.png", title="t"))
+               .convert("RGB").getcolors(maxcolors=1 << 16)}
+    assert {(31, 119, 180), (255, 127, 14)} <= colours
+    log.write_text("".join(json.dumps({**r, "eval_mllm": None}) + "\n" for r in rows))
+    colours = {c for _, c in Image.open(plot_eval_curve(log, tmp_path / "q.png", title="t"))
+               .convert("RGB").getcolors(maxcolors=1 << 16)}
+    assert (255, 127, 14) not in colours
 
 
 def test_eval_flow_is_the_motion_rewards_flow_unless_set() -> None:

@@ -1,8 +1,8 @@
 """`mebench train --recipe motionnft` (Qwen-Image-Edit-2509) on a tiny seeded pipeline.
 
 The paper's recipe end to end: the motion reward through a flow plugin and the MLLM reward from
-the ``openai-compatible`` judge in expected-score mode over HTTP (the local fake judge API); a
-checkpoint, ``--resume`` continuing it to the same adapters and optimiser state, and the LoRA in
+the ``openai-compatible`` judge in expected-score mode over HTTP (the local fake judge API);
+held-out evaluation (MAS and the judge); a checkpoint, ``--resume`` continuing it to the same adapters and optimiser state, and the LoRA in
 ``mebench run --model qwen-image-edit-2509``.
 """
 
@@ -52,6 +52,7 @@ def _settings(model: Path, data: Path, url: str, steps: int) -> list[str]:
             "dataset.source=parquet", f"dataset.path={data}", f"dataset.resolution={RES}",
             f"rewards={rewards}", "lora.rank=4", "lora.alpha=8", "sampling.num_steps=2",
             "sampling.group_size=4", "sampling.groups_per_step=2", "group_filter.enabled=false",
+            "dataset.limit=1", "eval.every=2", "eval.samples=1",  # row 2 is held out
             "optimizer.lr=0.01", f"training.max_steps={steps}", "training.checkpoint_every=1",
             "training.cpu_threads=1", "training.gradient_checkpointing=false"]
     return [arg for s in sets for arg in ("--set", s)]
@@ -87,6 +88,10 @@ def test_motionnft_trains_resumes_and_loads_in_the_editor(  # type: ignore[no-un
     assert all(r["loss"] is not None and r["grad_norm"] is not None for r in log)
     for r in log:  # both rewards measured, the MLLM one from the judge's digit expectation
         assert 0.0 <= r["rewards"]["motion"] <= 1.0 and 0.0 < r["rewards"]["mllm"] < 1.0
+    # held-out evaluation after step 2: MAS by the flow plugin and the judge's expected score
+    assert "eval_mas" not in log[0] and log[1]["eval_updates"] == 2
+    assert 0.0 <= log[1]["eval_mas"] <= 100.0 and 0.0 < log[1]["eval_mllm"] < 1.0
+    assert log[1]["eval_mllm_failed"] == 0 and (straight / "eval_mas.png").is_file()
 
     _train(invoke, tiny_qwen, train_parquet, judge_url, resumed, 1)
     _train(invoke, tiny_qwen, train_parquet, judge_url, resumed, 2, "--resume")
