@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh plugin manager per test and an isolated MEBENCH_HOME."""
+"""Shared fixtures: a fresh plugin manager per test, an isolated MEBENCH_HOME, one torch thread."""
 
 from __future__ import annotations
 
@@ -36,3 +36,16 @@ def invoke(pm: MebenchPluginManager):  # type: ignore[no-untyped-def]
         return runner.invoke(build_cli(pm), list(args), obj=pm, catch_exceptions=False)
 
     return _invoke
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch intra-op thread for a test, restored after: on a shared 2-core machine, threads
+    contend with other processes and make tiny models ten times slower. Test modules ask for it
+    with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -36,11 +36,10 @@ import torch
 from torch import Tensor
 
 from mebench.trainers.backbone import Cond, TrainPrompt
+from mebench.trainers.diffusers_backbone import PipelineBackbone, load_pipeline
 from mebench.trainers.lora import AdapterChoice, adapter_scope
 
 __all__ = ["QwenImageEditBackbone", "build_qwen_image_edit"]
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 # pipeline class -> (the editor that loads the trained LoRA, the default condition-image area)
 EDITIONS: dict[str, tuple[str, int | None]] = {
@@ -49,19 +48,17 @@ EDITIONS: dict[str, tuple[str, int | None]] = {
 }
 
 
-class QwenImageEditBackbone:
-    """Qwen-Image-Edit as a trainable backbone; ``base_editor``/``pipeline_class``/``component``
-    go into each checkpoint's manifest so that the matching editor loads its LoRA."""
+class QwenImageEditBackbone(PipelineBackbone):
+    """Qwen-Image-Edit as a trainable backbone; its LoRA loads in the ``qwen-image-edit-2509``
+    editor (``qwen-image-edit`` for the first edition)."""
 
-    component = "transformer"
+    frame_axis = True
 
     def __init__(self, *, model: str, device: str | None = None, true_cfg_scale: float = 1.0,
                  condition_area: int | None = None, max_sequence_length: int = 1024,
                  dtype: str = "float32", local_files_only: bool = False) -> None:
         from diffusers import DiffusionPipeline
 
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         if float(true_cfg_scale) != 1.0:
             raise ValueError(f"true_cfg_scale must be 1.0 (MotionNFT samples and trains "
                              f"without classifier-free guidance), got {true_cfg_scale}")
@@ -70,33 +67,17 @@ class QwenImageEditBackbone:
                              f"patch), got {condition_area}")
         if max_sequence_length < 1:
             raise ValueError(f"max_sequence_length must be >= 1, got {max_sequence_length}")
-        pipe = DiffusionPipeline.from_pretrained(model, dtype=DTYPES[dtype],
-                                                 local_files_only=local_files_only)
+        pipe = load_pipeline(DiffusionPipeline, model, dtype=dtype,
+                             local_files_only=local_files_only)
         kind = type(pipe).__name__
         if kind not in EDITIONS:
             raise ValueError(f"{model} holds a {kind}, not a Qwen-Image-Edit pipeline "
                              f"({' or '.join(EDITIONS)})")
-        pipe.set_progress_bar_config(disable=True)
-        if device is not None:
-            pipe.to(device)
-        for part in (pipe.text_encoder, pipe.vae, pipe.transformer):
-            part.requires_grad_(False)
-        self.pipe = pipe
-        self.base_model = model
+        super().__init__(pipe, model=model, device=device)
         self.pipeline_class = kind
         self.base_editor, default_area = EDITIONS[kind]
         self.condition_area = condition_area if condition_area is not None else default_area
-        self.transformer: torch.nn.Module = pipe.transformer
         self.max_sequence_length = max_sequence_length
-        self.multiple = pipe.vae_scale_factor * 2
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.pipe.vae.dtype  # type: ignore[no-any-return]
 
     def text_encoders(self) -> dict[str, torch.nn.Module]:
         """The frozen encoder (sharded with FSDP in a distributed run)."""
@@ -106,7 +87,7 @@ class QwenImageEditBackbone:
 
     @torch.no_grad()
     def encode(self, prompts: Sequence[TrainPrompt]) -> Cond:
-        pipe, device = self.pipe, self.device
+        device = self.device
         images = [self._fit(p.source) for p in prompts]
         embeds = [self._embed(p.instruction, image) for p, image in zip(prompts, images)]
         longest = max(e.shape[0] for e in embeds)
@@ -115,21 +96,9 @@ class QwenImageEditBackbone:
         for row, e in enumerate(embeds):
             padded[row, : e.shape[0]] = e
             mask[row, : e.shape[0]] = 1
-        pixels = (torch.stack(images) / 127.5 - 1.0).unsqueeze(2)  # [B, 3, 1, H, W]
-        latents = pipe._encode_vae_image(image=pixels.to(device=device, dtype=self.dtype),
-                                         generator=None)
-        b, c, _, h, w = latents.shape
-        packed = pipe._pack_latents(latents, b, c, h, w)
-        hw = torch.tensor([[h, w]], device=device).expand(b, 2)
+        packed, hw = self._condition_latents(images)
         return {"prompt_embeds": padded, "prompt_mask": mask, "image_latents": packed,
                 "latent_hw": hw}
-
-    def noise(self, cond: Cond, generator: torch.Generator) -> Tensor:
-        h, w = self._hw(cond)
-        b = cond["image_latents"].shape[0]
-        channels = self.pipe.transformer.config.in_channels // 4
-        unpacked = torch.randn((b, 1, channels, h, w), generator=generator, dtype=torch.float32)
-        return self.pipe._pack_latents(unpacked, b, channels, h, w)  # type: ignore[no-any-return]
 
     def velocity(self, x_t: Tensor, t: Tensor, cond: Cond, *, adapter: AdapterChoice) -> Tensor:
         h, w = self._hw(cond)
@@ -148,21 +117,11 @@ class QwenImageEditBackbone:
                 img_shapes=[[grid, grid]] * x_t.shape[0], return_dict=False)[0]
         return out[:, : x_t.shape[1]].to(x_t.dtype)  # type: ignore[no-any-return]
 
-    @torch.no_grad()
-    def decode(self, latents: Tensor, cond: Cond) -> Tensor:
-        pipe = self.pipe
-        h, w = self._hw(cond)
-        scale = pipe.vae_scale_factor
-        unpacked = pipe._unpack_latents(latents.to(self.dtype), h * scale, w * scale, scale)
-        config = pipe.vae.config
+    def _denormalise(self, latents: Tensor) -> Tensor:
+        config = self.pipe.vae.config
         mean = torch.tensor(config.latents_mean).view(1, config.z_dim, 1, 1, 1)
         std = torch.tensor(config.latents_std).view(1, config.z_dim, 1, 1, 1)
-        unpacked = unpacked * std.to(unpacked) + mean.to(unpacked)
-        images = pipe.vae.decode(unpacked, return_dict=False)[0][:, :, 0]
-        return ((images.float() / 2 + 0.5).clamp(0, 1) * 255.0).cpu()
-
-    def enable_gradient_checkpointing(self) -> None:
-        self.transformer.enable_gradient_checkpointing()  # type: ignore[operator]
+        return latents * std.to(latents) + mean.to(latents)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -182,20 +141,6 @@ class QwenImageEditBackbone:
         embeds, _ = pipe.encode_prompt(prompt=[instruction], image=shown, device=self.device,
                                        max_sequence_length=self.max_sequence_length)
         return embeds[0, : self.max_sequence_length]  # type: ignore[no-any-return]
-
-    def _fit(self, image: Tensor) -> Tensor:
-        """The condition image cropped to a multiple of the VAE factor times 2; the dataset
-        already resized it to the recipe's resolution."""
-        h, w = image.shape[-2:]
-        hh, ww = h // self.multiple * self.multiple, w // self.multiple * self.multiple
-        if hh == 0 or ww == 0:
-            raise ValueError(f"image {h}x{w} is smaller than {self.multiple} pixels")
-        return image[:, :hh, :ww].float()
-
-    @staticmethod
-    def _hw(cond: Cond) -> tuple[int, int]:
-        hw = cond["latent_hw"]
-        return int(hw[0, 0]), int(hw[0, 1])
 
 
 def build_qwen_image_edit(*, model: str | None, device: str | None,

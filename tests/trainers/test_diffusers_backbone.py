@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +20,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "editors"))
 from tiny_pipelines import flux_kontext_pipeline, save  # noqa: E402  (the editors' builders)
 
 RES = 32
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +70,27 @@ def _train(invoke, model: Path, data: Path, out: Path, steps: int,  # type: igno
     assert result.exit_code == 0, result.output
 
 
-def _lora_state(folder: Path) -> dict[str, torch.Tensor]:
+def lora_state(folder: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def assert_same_training_state(ckpt: Path, again: Path, *, step: int) -> None:
+    """Two checkpoints at ``step`` hold the same adapters (trained and old) and AdamW state."""
+    assert json.loads((again / "mebench_checkpoint.json").read_text())["step"] == step
+    for name in ("", "old"):
+        a, b = lora_state(ckpt / name), lora_state(again / name)
+        assert a.keys() == b.keys()
+        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
+    opt_a = torch.load(ckpt / "optimizer.pt", weights_only=True)
+    opt_b = torch.load(again / "optimizer.pt", weights_only=True)
+    assert opt_a["state"].keys() == opt_b["state"].keys()
+    for key, value in opt_a["state"].items():
+        other = opt_b["state"][key]
+        assert float(value["step"]) == float(other["step"]) == float(step)
+        assert torch.allclose(value["exp_avg"], other["exp_avg"], atol=1e-6)
+        assert torch.allclose(value["exp_avg_sq"], other["exp_avg_sq"], atol=1e-9)
 
 
 def test_train_resume_and_load_in_the_editor(  # type: ignore[no-untyped-def]
@@ -97,7 +106,7 @@ def test_train_resume_and_load_in_the_editor(  # type: ignore[no-untyped-def]
     config = json.loads((ckpt / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"]) == (4, 8)
     assert {"to_q", "add_q_proj", "to_add_out"} <= set(config["target_modules"])
-    state = _lora_state(ckpt)
+    state = lora_state(ckpt)
     assert any("single_transformer_blocks.0.attn.to_q.lora_A" in k for k in state)
     assert any(float(v.abs().max()) > 0 for k, v in state.items() if "lora_B" in k)  # trained
     log = [json.loads(x) for x in (straight / "train_log.jsonl").read_text().splitlines()]
@@ -108,18 +117,7 @@ def test_train_resume_and_load_in_the_editor(  # type: ignore[no-untyped-def]
     # one step, then --resume to two: the same adapters, optimiser state and step
     _train(invoke, tiny_flux, train_parquet, resumed, 1)
     _train(invoke, tiny_flux, train_parquet, resumed, 2, "--resume")
-    again = resumed / "checkpoints" / "step-000002"
-    assert json.loads((again / "mebench_checkpoint.json").read_text())["step"] == 2
-    for name in ("", "old"):
-        a, b = _lora_state(ckpt / name), _lora_state(again / name)
-        assert a.keys() == b.keys()
-        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
-    opt_a = torch.load(ckpt / "optimizer.pt", weights_only=True)
-    opt_b = torch.load(again / "optimizer.pt", weights_only=True)
-    assert opt_a["state"].keys() == opt_b["state"].keys()
-    for key, value in opt_a["state"].items():
-        assert float(value["step"]) == float(opt_b["state"][key]["step"]) == 2.0
-        assert torch.allclose(value["exp_avg"], opt_b["state"][key]["exp_avg"], atol=1e-6)
+    assert_same_training_state(ckpt, resumed / "checkpoints" / "step-000002", step=2)
     assert len((resumed / "train_log.jsonl").read_text().splitlines()) == 2
 
     # the checkpoint's LoRA in `mebench run` through the flux-kontext editor

@@ -17,18 +17,12 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "editors"))
-from test_diffusers_backbone import RES, train_parquet  # noqa: E402,F401  (the tiny dataset)
+from test_diffusers_backbone import (  # noqa: E402,F401  (the tiny dataset, checkpoint checks)
+    RES, assert_same_training_state, lora_state, train_parquet)
 from tiny_pipelines import qwen_edit_pipeline, save  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CONDITION_AREA = 56 * 56  # the vision encoder sees a 64x64 condition image (4 merged tokens)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +59,6 @@ def _train(invoke, model: Path, data: Path, url: str, out: Path,  # type: ignore
     assert result.exit_code == 0, result.output
 
 
-def _lora_state(folder: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return load_file(str(folder / "adapter_model.safetensors"))
-
-
 def test_motionnft_trains_resumes_and_loads_in_the_editor(  # type: ignore[no-untyped-def]
         invoke, tiny_qwen: Path, train_parquet: Path, judge_url: str, tmp_path: Path) -> None:
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
@@ -80,7 +68,7 @@ def test_motionnft_trains_resumes_and_loads_in_the_editor(  # type: ignore[no-un
     assert (manifest["pipeline"], manifest["base_editor"], manifest["backbone"]) == (
         "QwenImageEditPlusPipeline", "qwen-image-edit-2509", "qwen-image-edit")
     assert manifest["step"] == 2 and manifest["base_model"] == str(tiny_qwen)
-    state = _lora_state(ckpt)
+    state = lora_state(ckpt)
     assert any("transformer_blocks.1.attn.add_k_proj.lora_A" in k for k in state)
     assert any(float(v.abs().max()) > 0 for k, v in state.items() if "lora_B" in k)  # trained
     log = [json.loads(x) for x in (straight / "train_log.jsonl").read_text().splitlines()]
@@ -95,18 +83,7 @@ def test_motionnft_trains_resumes_and_loads_in_the_editor(  # type: ignore[no-un
 
     _train(invoke, tiny_qwen, train_parquet, judge_url, resumed, 1)
     _train(invoke, tiny_qwen, train_parquet, judge_url, resumed, 2, "--resume")
-    again = resumed / "checkpoints" / "step-000002"
-    assert json.loads((again / "mebench_checkpoint.json").read_text())["step"] == 2
-    for name in ("", "old"):
-        a, b = _lora_state(ckpt / name), _lora_state(again / name)
-        assert a.keys() == b.keys()
-        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
-    opt_a = torch.load(ckpt / "optimizer.pt", weights_only=True)
-    opt_b = torch.load(again / "optimizer.pt", weights_only=True)
-    assert opt_a["state"].keys() == opt_b["state"].keys()
-    for key, value in opt_a["state"].items():
-        assert float(value["step"]) == float(opt_b["state"][key]["step"]) == 2.0
-        assert torch.allclose(value["exp_avg_sq"], opt_b["state"][key]["exp_avg_sq"], atol=1e-9)
+    assert_same_training_state(ckpt, resumed / "checkpoints" / "step-000002", step=2)
 
     args = f"model_path={tiny_qwen},lora={ckpt},steps=2,resolution=64"
     result = invoke("run", "--task", "motionedit-synthetic", "--limit", "2", "--model",
