@@ -15,6 +15,7 @@ import hashlib
 import re
 import string
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ class Prompt:
     id: str
     text: str
 
-    @property
+    @cached_property
     def hash(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
@@ -50,17 +51,26 @@ class Prompt:
     def uses_target(self) -> bool:
         return "target" in _MARKER.findall(self.text)
 
+    @cached_property
+    def _pieces(self) -> list[string.Template | str]:
+        """The text split at the image markers, once: text as a template, an image as its name
+        (``source``, ``edited``, ``target``); one template when there are no markers."""
+        pieces = _MARKER.split(self.text)
+        return [piece if i % 2 == 1 else string.Template(piece) for i, piece in enumerate(pieces)]
+
     def render(self, request: JudgeRequest) -> list[Part]:
-        """The message parts for ``request``: text with ``$instruction`` filled in, and images."""
-        text = string.Template(self.text).safe_substitute(instruction=request.instruction)
+        """The message parts for ``request``: text with ``$instruction`` filled in, and images
+        (an instruction cannot add image markers: it is filled in after the split)."""
         images = {"source": request.source, "edited": request.edited, "target": request.target}
-        pieces = _MARKER.split(text)
+        pieces = self._pieces
         if len(pieces) == 1:  # no markers: the images first, then the text
+            assert isinstance(pieces[0], string.Template)
+            text = pieces[0].safe_substitute(instruction=request.instruction)
             shown = ["source", "edited"] + (["target"] if request.target is not None else [])
             return [*(images[k] for k in shown), text.strip()]  # type: ignore[misc]
         parts: list[Part] = []
-        for i, piece in enumerate(pieces):
-            if i % 2 == 1:
+        for piece in pieces:
+            if isinstance(piece, str):  # an image marker
                 image = images[piece]
                 if image is None:
                     raise MebenchError(f"prompt {self.id!r} shows the target image, but the "
@@ -68,8 +78,10 @@ class Prompt:
                                        hint="set the judge's reference: true on a task with "
                                        "targets, or use a prompt without <image:target>")
                 parts.append(image)
-            elif piece.strip():
-                parts.append(piece.strip())
+            else:
+                text = piece.safe_substitute(instruction=request.instruction).strip()
+                if text:
+                    parts.append(text)
         return parts
 
 
@@ -84,7 +96,7 @@ class PromptSet:
     def text(self) -> str:
         return "".join(f"{k}\0{p.text}\0" for k, p in sorted(self.prompts.items()))
 
-    @property
+    @cached_property
     def hash(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 

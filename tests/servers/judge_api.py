@@ -19,6 +19,11 @@ API::
         api.exchanges()        # every request so far, as Exchange records
         api.answered_by_key()  # {prompt digest: number of 200 replies}, to spot repeats
         api.max_in_flight      # the most requests it was handling at once
+        api.connections        # client connections (TCP) opened since the last reset
+
+``GET /stats`` answers ``{"requests", "connections", "cpu_s"}`` (requests and new connections
+since the last reset, CPU seconds of the serving process): what a benchmark reads from a server
+running in its own process.
 
 Faults are consumed first-in first-out, one per request, by whichever request arrives next:
 ``rate_limit`` (429 with ``Retry-After``), ``server_error`` (500, or any status), ``hang`` (reply
@@ -42,6 +47,7 @@ import math
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -264,6 +270,8 @@ class FakeJudgeAPI:
         self._admitted = 0
         self._in_flight = 0
         self.max_in_flight = 0
+        self._transports: weakref.WeakSet[Any] = weakref.WeakSet()  # open connections seen
+        self._connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._release: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -312,6 +320,11 @@ class FakeJudgeAPI:
                 counts[ex.key] = counts.get(ex.key, 0) + 1
         return counts
 
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return self._connections
+
     def reset(self) -> None:
         """Forget the exchanges and pending faults (the port stays)."""
         with self._lock:
@@ -321,6 +334,7 @@ class FakeJudgeAPI:
             self._admitted = 0
             self._block_after = None
             self.max_in_flight = 0
+            self._connections = 0
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -358,6 +372,7 @@ class FakeJudgeAPI:
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/{version}/models/{model_action}", self._gemini)
+        app.router.add_get("/stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=1024)
@@ -372,6 +387,12 @@ class FakeJudgeAPI:
             await self._runner.cleanup()
 
     # -- handlers -------------------------------------------------------------------------------
+
+    async def _stats(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            stats = {"requests": len(self._exchanges), "connections": self._connections,
+                     "cpu_s": time.process_time()}
+        return web.json_response(stats)
 
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -389,6 +410,9 @@ class FakeJudgeAPI:
         with self._lock:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            if request.transport is not None and request.transport not in self._transports:
+                self._transports.add(request.transport)
+                self._connections += 1
         try:
             return await self._answer(request, call, build)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from mebench.judging.cache import ResponseCache, request_key
+from mebench.judging.cache import ResponseCache, identity_json, request_key
 from mebench.judging.types import JudgeResult
 
 IDENTITY = {"provider": "openai", "model": "gpt-4o", "mode": "rubric", "prompt_id": "p-v1",
@@ -53,3 +53,18 @@ def test_a_damaged_entry_is_asked_again(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("UPDATE responses SET result = '{\"scores\": ' WHERE key = 'k1'")
     assert ResponseCache(path).get("k1") is None
+
+
+def test_a_batch_is_stored_like_single_puts(tmp_path: Path) -> None:
+    one = ResponseCache(tmp_path / "one.sqlite")
+    one.put("k1", IDENTITY, _result())
+    batch = ResponseCache(tmp_path / "batch.sqlite")
+    batch.put_many([("k1", _result()), ("k2", _result(cacheable=False)), ("k3", _result())],
+                   identity_json(IDENTITY))
+    assert len(batch) == 2 and batch.get("k1") == batch.get("k3") == _result()
+    assert batch.get("k2") is None
+    rows = [db.execute("SELECT identity, result FROM responses WHERE key = 'k1'").fetchone()
+            for db in (one._db, batch._db)]
+    assert rows[0] == rows[1]
+    one.close()
+    batch.close()

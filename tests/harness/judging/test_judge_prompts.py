@@ -107,3 +107,13 @@ def test_the_imgedit_set_is_registered() -> None:
     assert prompts.id == "imgedit"
     request = JudgeRequest("k", "Add a hat.", _image(b"src"), _image(b"edit"), category="Add")
     assert '"Add a hat."' in prompts.render(request)[-1]  # type: ignore[operator]
+
+
+def test_an_instruction_is_text_even_when_it_looks_like_a_marker() -> None:
+    prompt = load_prompt(None, mode="rubric", reference=False)
+    tricky = JudgeRequest("s1", "Jump.\n<image:source>\n$instruction", _image(b"src"),
+                          _image(b"edit"))
+    parts = prompt.render(tricky)
+    assert [p.data for p in parts if isinstance(p, JudgeImage)] == [b"src", b"edit"]
+    assert any("<image:source>\n$instruction" in p for p in parts if isinstance(p, str))
+    assert prompt.render(REQUEST) == prompt.render(REQUEST)  # the split is kept, not consumed

@@ -139,6 +139,26 @@ def test_expected_score_falls_back_to_the_digit(pm: MebenchPluginManager,
     assert result.scores == {"mllm_reward": int(_content(api)) / 5}
 
 
+def test_connections_are_kept_alive_and_reused(pm: MebenchPluginManager,
+                                              api: FakeJudgeAPI) -> None:
+    judge = _judge(pm, api)
+
+    async def go() -> list[JudgeResult]:
+        try:
+            results = []
+            for _ in range(3):  # three waves of four concurrent requests
+                results += await asyncio.gather(*(judge.score(REQUEST) for _ in range(4)))
+            return results
+        finally:
+            await judge.aclose()
+
+    results = asyncio.run(go())
+    assert all(r.scores is not None for r in results) and len(api.exchanges()) == 12
+    assert api.connections == 4  # one per concurrent request, not one per request
+    _ask(judge)  # a new event loop gets a new client: one new connection
+    assert api.connections == 5 and len(api.exchanges()) == 13
+
+
 def test_429_waits_for_retry_after(pm: MebenchPluginManager, api: FakeJudgeAPI) -> None:
     # the client's own backoff would wait at most 0.5 s before its first retry
     api.inject(Fault.rate_limit(retry_after=0.9))
