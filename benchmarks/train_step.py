@@ -15,7 +15,6 @@ Usage: python benchmarks/train_step.py [--steps N] [--device cpu|cuda] [--thread
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import resource
 import statistics
@@ -42,30 +41,13 @@ TINY = {  # backbone -> (recipe, family in tiny_pipelines.BUILDERS, extra settin
 
 
 def _tiny_settings(backbone: str, tmp: Path) -> tuple[str, list[str]]:
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from PIL import Image
-
     sys.path.insert(0, str(ROOT / "tests" / "plugins" / "editors"))
     import tiny_pipelines
 
     recipe, family, extra = TINY[backbone]
     model = tiny_pipelines.save(tiny_pipelines.BUILDERS[family](), tmp / backbone)
 
-    def png(seed: int, shift: int) -> bytes:
-        rng = np.random.default_rng(seed)
-        pixels = np.full((RES, RES, 3), 90, dtype=np.uint8)
-        pixels[8:20, 6 + shift:18 + shift] = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="PNG")
-        return buffer.getvalue()
-
-    rows = [{"id": f"s{i}", "prompt": f"move the square right {i}",
-             "input_image": {"bytes": png(i, 0), "path": None},
-             "target_image": {"bytes": png(i, 6), "path": None}} for i in range(2)]
-    data = tmp / "train.parquet"
-    pq.write_table(pa.Table.from_pylist(rows), data)
+    data = tiny_pipelines.write_square_pairs(tmp / "train.parquet", size=RES)
     return recipe, [
         *extra, f"backbone.model={model}", "dataset.source=parquet", f"dataset.path={data}",
         f"dataset.resolution={RES}",

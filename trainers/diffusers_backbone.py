@@ -25,6 +25,7 @@ distributed run the two text encoders (``text_encoders``) are sharded with FSDP2
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,7 +48,7 @@ def load_pipeline(pipeline_class: Any, model: str, *, dtype: str, local_files_on
                                           local_files_only=local_files_only)
 
 
-class PipelineBackbone:
+class PipelineBackbone(ABC):
     """What the diffusers backbones share: the pipeline with every model frozen (only the LoRA
     the trainer attaches to ``transformer`` trains), its device and dtype, the condition image
     fitted to the latent grid. Subclasses set ``base_editor`` and ``pipeline_class``, which go
@@ -103,8 +104,9 @@ class PipelineBackbone:
             images = images[:, :, 0]
         return ((images.float() / 2 + 0.5).clamp(0, 1) * 255.0).cpu()
 
+    @abstractmethod
     def _denormalise(self, latents: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The VAE's input from the transformer's latents (the inverse of its normalisation)."""
 
     def _condition_latents(self, images: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """The fitted condition images through the VAE (``_encode_vae_image``), packed into 2x2

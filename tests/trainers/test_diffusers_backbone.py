@@ -6,18 +6,16 @@ model often tie (zero advantage, zero gradient).
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "editors"))
-from tiny_pipelines import flux_kontext_pipeline, save  # noqa: E402  (the editors' builders)
+from tiny_pipelines import (  # noqa: E402  (the editors' builders)
+    flux_kontext_pipeline, save, write_square_pairs)
 
 RES = 32
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -28,28 +26,10 @@ def tiny_flux(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save(flux_kontext_pipeline(), tmp_path_factory.mktemp("tiny") / "flux-kontext")
 
 
-def _png(seed: int, shift: int) -> bytes:
-    """A textured square on a grey background, moved right by ``shift`` pixels."""
-    rng = np.random.default_rng(seed)
-    pixels = np.full((RES, RES, 3), 90, dtype=np.uint8)
-    pixels[8:20, 6 + shift:18 + shift] = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def train_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two pairs in the MotionEdit-Train schema (id, prompt, input_image, target_image)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = [{"id": f"s{i}", "prompt": f"move the square right {i}",
-             "input_image": {"bytes": _png(i, 0), "path": None},
-             "target_image": {"bytes": _png(i, 6), "path": None}} for i in range(2)]
-    path = tmp_path_factory.mktemp("data") / "train.parquet"
-    pq.write_table(pa.Table.from_pylist(rows), path)
-    return path
+    return write_square_pairs(tmp_path_factory.mktemp("data") / "train.parquet", size=RES)
 
 
 def _settings(model: Path, data: Path, steps: int) -> list[str]:

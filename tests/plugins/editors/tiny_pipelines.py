@@ -56,6 +56,20 @@ def clip_tokenizer() -> Any:
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
 
 
+def clip_text_encoder(tokenizer: Any, **config: Any) -> Any:
+    """A seeded 2-layer CLIP text encoder (hidden size 32) for ``tokenizer``; ``config``
+    overrides CLIPTextConfig fields."""
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    return CLIPTextModel(CLIPTextConfig(
+        bos_token_id=tokenizer.convert_tokens_to_ids("<|startoftext|>"),
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), hidden_size=32,
+        intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=2,
+        pad_token_id=1, vocab_size=1000, **config))
+
+
 def t5_tokenizer() -> Any:
     """A character Unigram T5 tokenizer."""
     from transformers import T5Tokenizer
@@ -145,7 +159,7 @@ def flux_kontext_pipeline() -> Any:
     import torch
     from diffusers import (AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxKontextPipeline,
                            FluxTransformer2DModel)
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+    from transformers import T5Config, T5EncoderModel
 
     torch.manual_seed(0)
     transformer = FluxTransformer2DModel(
@@ -153,12 +167,7 @@ def flux_kontext_pipeline() -> Any:
         num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32,
         axes_dims_rope=[4, 4, 8])
     tokenizer = clip_tokenizer()
-    torch.manual_seed(0)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=tokenizer.convert_tokens_to_ids("<|startoftext|>"),
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), hidden_size=32,
-        intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=2,
-        pad_token_id=1, vocab_size=1000, hidden_act="gelu", projection_dim=32))
+    text_encoder = clip_text_encoder(tokenizer, hidden_act="gelu", projection_dim=32)
     tokenizer_2 = t5_tokenizer()
     torch.manual_seed(0)
     text_encoder_2 = T5EncoderModel(T5Config(
@@ -181,7 +190,6 @@ def instruct_pix2pix_pipeline() -> Any:
     import torch
     from diffusers import (AutoencoderKL, EulerAncestralDiscreteScheduler,
                            StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel)
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -195,12 +203,7 @@ def instruct_pix2pix_pipeline() -> Any:
                         up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
                         latent_channels=4, norm_num_groups=4)
     tokenizer = clip_tokenizer()
-    torch.manual_seed(0)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=tokenizer.convert_tokens_to_ids("<|startoftext|>"),
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), hidden_size=32,
-        intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=2,
-        pad_token_id=1, vocab_size=1000))
+    text_encoder = clip_text_encoder(tokenizer)
     return StableDiffusionInstructPix2PixPipeline(
         unet=unet, scheduler=EulerAncestralDiscreteScheduler(), vae=vae,
         text_encoder=text_encoder, tokenizer=tokenizer, safety_checker=None,
@@ -241,6 +244,31 @@ def flux2_klein_pipeline() -> Any:
     return Flux2KleinPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae,
                               text_encoder=text_encoder, tokenizer=tokenizer,
                               transformer=transformer)
+
+
+def write_square_pairs(path: Path, *, size: int = 32, rows: int = 2, shift: int = 6) -> Path:
+    """A parquet file of ``rows`` pairs in the MotionEdit-Train schema (id, prompt, input_image,
+    target_image): a textured square on grey, moved right by ``shift`` pixels in the target."""
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    def png(seed: int, dx: int) -> bytes:
+        rng = np.random.default_rng(seed)
+        pixels = np.full((size, size, 3), 90, dtype=np.uint8)
+        pixels[8:20, 6 + dx:18 + dx] = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    table = [{"id": f"s{i}", "prompt": f"move the square right {i}",
+              "input_image": {"bytes": png(i, 0), "path": None},
+              "target_image": {"bytes": png(i, shift), "path": None}} for i in range(rows)]
+    pq.write_table(pa.Table.from_pylist(table), path)
+    return path
 
 
 def save(pipe: Any, path: Path) -> Path:

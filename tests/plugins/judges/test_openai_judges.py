@@ -6,27 +6,19 @@ replies, broken bodies, refused keys and bad arguments."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import json
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PIL import Image
+from judge_images import judge_image  # beside this file
 from servers.judge_api import Fault, FakeJudgeAPI
 
 from mebench.errors import MebenchError
 from mebench.judging.types import JudgeImage, JudgeRequest, JudgeResult
 from mebench.plugin_manager import MebenchPluginManager
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[FakeJudgeAPI]:
-    with FakeJudgeAPI() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +29,7 @@ def _fresh(api: FakeJudgeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _image(color: str) -> JudgeImage:
-    buf = io.BytesIO()
-    Image.new("RGB", (24, 16), color).save(buf, format="PNG")
-    return JudgeImage(buf.getvalue(), hashlib.sha256(buf.getvalue()).hexdigest())
+    return judge_image(color, (24, 16))
 
 
 REQUEST = JudgeRequest("s1", "Make the red square jump.", _image("red"), _image("blue"))
